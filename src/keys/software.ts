@@ -1,0 +1,286 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign as nodeSign,
+  constants,
+  privateEncrypt,
+  type KeyObject,
+} from 'node:crypto';
+import { p256, p384 } from '@noble/curves/nist.js';
+import { pssEncode } from './pss.ts';
+import { fromBase64Url } from '../core/encoding.ts';
+import { ConflictError, ImprintError, NotFoundError, ValidationError } from '../core/errors.ts';
+import { concatBytes } from '../core/encoding.ts';
+import { newId } from '../core/ids.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Db, Executor } from '../store/database.ts';
+import type { KeysTable } from '../store/tables/foundation.ts';
+import { derToRawEcdsa } from './ecdsa-signature.ts';
+import {
+  defaultHash,
+  hashLength,
+  isKeyAlgorithm,
+  type HashAlgorithm,
+  type KeyAlgorithm,
+  type KeyInfo,
+  type KeyStore,
+  type SignOptions,
+} from './types.ts';
+
+/**
+ * The embedded key store: private keys live in the database as PKCS#8 sealed with AES-256-GCM under
+ * the key-encryption key (KEK); the AAD binds each ciphertext to its key id and label so rows cannot
+ * be swapped. Decrypted keys are held only as opaque KeyObjects in this process.
+ */
+export class SoftwareKeyStore implements KeyStore {
+  readonly backend = 'software' as const;
+  readonly #db: Db;
+  readonly #kek: Uint8Array;
+  readonly #clock: Clock;
+  readonly #cache = new Map<string, KeyObject>();
+
+  constructor(db: Db, kek: Uint8Array, clock: Clock) {
+    if (kek.length !== 32)
+      throw new ValidationError('ERR_KEK_MALFORMED', 'key-encryption key must be 32 bytes');
+    this.#db = db;
+    this.#kek = Uint8Array.from(kek);
+    this.#clock = clock;
+  }
+
+  /** See KeyStore.generate. */
+  async generate(label: string, algorithm: KeyAlgorithm, db: Executor = this.#db): Promise<KeyInfo> {
+    if (!isKeyAlgorithm(algorithm)) {
+      throw new ValidationError(
+        'ERR_KEY_ALGORITHM_UNSUPPORTED',
+        `unsupported key algorithm ${String(algorithm)}`,
+      );
+    }
+    const existing = await db.selectFrom('keys').select('id').where('label', '=', label).executeTakeFirst();
+    if (existing !== undefined)
+      throw new ConflictError('ERR_KEY_LABEL_TAKEN', `a key labelled ${label} exists`);
+    const { privateKey, publicKey } = generate(algorithm);
+    const id = newId('key');
+    const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+    const row: KeysTable = {
+      id,
+      label,
+      algorithm,
+      backend: 'software',
+      public_key: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })),
+      wrapped_private: this.#seal(pkcs8, id, label),
+      pkcs11_id: null,
+      created_at: this.#clock.now().toISOString(),
+      destroyed_at: null,
+    };
+    pkcs8.fill(0);
+    await db.insertInto('keys').values(row).execute();
+    this.#cache.set(id, privateKey);
+    return toInfo(row);
+  }
+
+  /** See KeyStore.get. */
+  async get(id: string): Promise<KeyInfo> {
+    return toInfo(await this.#row(id));
+  }
+
+  /** See KeyStore.findByLabel. */
+  async findByLabel(label: string): Promise<KeyInfo | undefined> {
+    const row = await this.#db
+      .selectFrom('keys')
+      .selectAll()
+      .where('label', '=', label)
+      .where('backend', '=', 'software')
+      .where('destroyed_at', 'is', null)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toInfo(row);
+  }
+
+  /** See KeyStore.list. */
+  async list(): Promise<KeyInfo[]> {
+    const rows = await this.#db
+      .selectFrom('keys')
+      .selectAll()
+      .where('backend', '=', 'software')
+      .where('destroyed_at', 'is', null)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toInfo);
+  }
+
+  /** See KeyStore.sign. */
+  async sign(id: string, data: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
+    const row = await this.#row(id);
+    const key = this.#private(row);
+    const algorithm = row.algorithm as KeyAlgorithm;
+    if (algorithm === 'ed25519') return new Uint8Array(nodeSign(null, data, key));
+    const hash = options.hash ?? defaultHash(algorithm);
+    return this.#finish(algorithm, nodeSign(hash, data, signKey(key, algorithm, hash, options)), options);
+  }
+
+  /** See KeyStore.signDigest. */
+  async signDigest(
+    id: string,
+    digest: Uint8Array,
+    options: SignOptions & { hash: HashAlgorithm },
+  ): Promise<Uint8Array> {
+    const row = await this.#row(id);
+    const algorithm = row.algorithm as KeyAlgorithm;
+    if (algorithm === 'ed25519') {
+      throw new ValidationError('ERR_KEY_UNSUPPORTED_OPERATION', 'Ed25519 signs messages, not digests');
+    }
+    if (digest.length !== hashLength(options.hash)) {
+      throw new ValidationError('ERR_KEY_BAD_DIGEST', `digest must be ${hashLength(options.hash)} bytes`);
+    }
+    const key = this.#private(row);
+    const sig = signPrehashed(key, algorithm, digest, options);
+    return this.#finish(algorithm, sig, options);
+  }
+
+  /** See KeyStore.destroy. */
+  async destroy(id: string): Promise<void> {
+    await this.#row(id);
+    await this.#db
+      .updateTable('keys')
+      .set({ wrapped_private: null, destroyed_at: this.#clock.now().toISOString() })
+      .where('id', '=', id)
+      .execute();
+    this.#cache.delete(id);
+  }
+
+  /** See KeyStore.close. */
+  close(): Promise<void> {
+    this.#cache.clear();
+    this.#kek.fill(0);
+    return Promise.resolve();
+  }
+
+  #finish(algorithm: KeyAlgorithm, sig: Buffer, options: SignOptions): Uint8Array {
+    if (algorithm.startsWith('ecdsa') && options.ecdsaFormat === 'raw') {
+      return derToRawEcdsa(sig, algorithm === 'ecdsa-p384' ? 48 : 32);
+    }
+    return new Uint8Array(sig);
+  }
+
+  async #row(id: string): Promise<KeysTable> {
+    const row = await this.#db
+      .selectFrom('keys')
+      .selectAll()
+      .where('id', '=', id)
+      .where('backend', '=', 'software')
+      .where('destroyed_at', 'is', null)
+      .executeTakeFirst();
+    if (row === undefined) throw new NotFoundError('ERR_KEY_NOT_FOUND', `no key ${id}`);
+    return row;
+  }
+
+  #private(row: KeysTable): KeyObject {
+    const cached = this.#cache.get(row.id);
+    if (cached !== undefined) return cached;
+    if (row.wrapped_private === null)
+      throw new NotFoundError('ERR_KEY_NOT_FOUND', `key ${row.id} was destroyed`);
+    const pkcs8 = this.#open(row.wrapped_private, row.id, row.label);
+    const key = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+    pkcs8.fill(0);
+    this.#cache.set(row.id, key);
+    return key;
+  }
+
+  #seal(plain: Uint8Array, id: string, label: string): Uint8Array {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#kek, nonce);
+    cipher.setAAD(Buffer.from(`imprint-key:${id}:${label}`));
+    const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+    return concatBytes(nonce, ct, cipher.getAuthTag());
+  }
+
+  #open(sealed: Uint8Array, id: string, label: string): Uint8Array {
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.#kek, sealed.subarray(0, 12));
+      decipher.setAAD(Buffer.from(`imprint-key:${id}:${label}`));
+      decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+      return new Uint8Array(
+        Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]),
+      );
+    } catch (cause) {
+      throw new ImprintError('ERR_KEY_UNWRAP_FAILED', 500, `key ${id} cannot be decrypted with this KEK`, {
+        cause,
+      });
+    }
+  }
+}
+
+function generate(algorithm: KeyAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
+  switch (algorithm) {
+    case 'ecdsa-p256':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    case 'ecdsa-p384':
+      return generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    case 'ed25519':
+      return generateKeyPairSync('ed25519');
+    case 'rsa-3072':
+      return generateKeyPairSync('rsa', { modulusLength: 3072, publicExponent: 0x10001 });
+    case 'rsa-4096':
+      return generateKeyPairSync('rsa', { modulusLength: 4096, publicExponent: 0x10001 });
+  }
+}
+
+function signKey(key: KeyObject, algorithm: KeyAlgorithm, hash: HashAlgorithm, o: SignOptions) {
+  if (algorithm.startsWith('rsa') && o.rsaPadding === 'pss') {
+    return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: o.pssSaltLength ?? hashLength(hash) };
+  }
+  return key;
+}
+
+const DIGEST_INFO_PREFIX: Record<HashAlgorithm, string> = {
+  sha256: '3031300d060960864801650304020105000420',
+  sha384: '3041300d060960864801650304020205000430',
+  sha512: '3051300d060960864801650304020305000440',
+};
+
+function signPrehashed(
+  key: KeyObject,
+  algorithm: KeyAlgorithm,
+  digest: Uint8Array,
+  o: SignOptions & { hash: HashAlgorithm },
+): Buffer {
+  if (algorithm.startsWith('ecdsa')) {
+    // Node has no "sign this digest" call for EC keys, so the scalar goes to noble for this one operation.
+    const d = fromBase64Url(key.export({ format: 'jwk' }).d ?? '');
+    const curve = algorithm === 'ecdsa-p384' ? p384 : p256;
+    const sig = curve.sign(digest, d, { prehash: false, format: 'der', lowS: false });
+    d.fill(0);
+    return Buffer.from(sig);
+  }
+  if (o.rsaPadding === 'pss') {
+    return signPssDigest(key, digest, o.hash, o.pssSaltLength ?? hashLength(o.hash));
+  }
+  // PKCS#1 v1.5: sign DigestInfo with the raw private-key operation.
+  const digestInfo = Buffer.concat([Buffer.from(DIGEST_INFO_PREFIX[o.hash], 'hex'), digest]);
+  return privateEncryptPkcs1(key, digestInfo);
+}
+
+function privateEncryptPkcs1(key: KeyObject, digestInfo: Buffer): Buffer {
+  return privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, digestInfo);
+}
+
+function signPssDigest(key: KeyObject, digest: Uint8Array, hash: HashAlgorithm, saltLength: number): Buffer {
+  const modBits = createPublicKey(key).asymmetricKeyDetails?.modulusLength ?? 0;
+  const em = pssEncode(digest, hash, saltLength, modBits - 1);
+  return privateEncrypt({ key, padding: constants.RSA_NO_PADDING }, em);
+}
+
+function toInfo(row: KeysTable): KeyInfo {
+  return {
+    id: row.id,
+    label: row.label,
+    algorithm: row.algorithm as KeyAlgorithm,
+    backend: row.backend,
+    publicKeyDer: new Uint8Array(row.public_key),
+    createdAt: row.created_at,
+  };
+}
