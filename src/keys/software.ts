@@ -13,7 +13,7 @@ import {
 import { p256, p384 } from '@noble/curves/nist.js';
 import { pssEncode } from './pss.ts';
 import { fromBase64Url } from '../core/encoding.ts';
-import { ConflictError, ImprintError, NotFoundError, ValidationError } from '../core/errors.ts';
+import { ConflictError, ForbiddenError, ImprintError, NotFoundError, ValidationError } from '../core/errors.ts';
 import { concatBytes } from '../core/encoding.ts';
 import { newId } from '../core/ids.ts';
 import type { Clock } from '../core/clock.ts';
@@ -30,6 +30,9 @@ import {
   type KeyStore,
   type SignOptions,
 } from './types.ts';
+
+/** Label prefix of keys that Node's TLS stack may load (see tlsPrivateKeyPem). */
+export const TLS_LABEL_PREFIX = 'tls:';
 
 /**
  * The embedded key store: private keys live in the database as PKCS#8 sealed with AES-256-GCM under
@@ -139,6 +142,19 @@ export class SoftwareKeyStore implements KeyStore {
     const key = this.#private(row);
     const sig = signPrehashed(key, algorithm, digest, options);
     return this.#finish(algorithm, sig, options);
+  }
+
+  /**
+   * The PEM private key of a TLS server key, for Node's TLS stack, which cannot sign through a key store.
+   * Only keys labelled `tls:*` are released this way; CA, audit and signing keys never are.
+   * Throws ERR_KEY_NOT_FOUND, ERR_KEY_NOT_EXPORTABLE.
+   */
+  async tlsPrivateKeyPem(id: string): Promise<string> {
+    const row = await this.#row(id);
+    if (!row.label.startsWith(TLS_LABEL_PREFIX)) {
+      throw new ForbiddenError('ERR_KEY_NOT_EXPORTABLE', `key ${id} is not a TLS key and cannot leave the key store`);
+    }
+    return this.#private(row).export({ format: 'pem', type: 'pkcs8' }).toString();
   }
 
   /** See KeyStore.destroy. */

@@ -2,6 +2,7 @@ import type { AuditLog } from '../audit/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
+import { isUniqueViolation } from '../store/constraint.ts';
 import type { Executor, Store } from '../store/database.ts';
 import type { DevicesTable } from '../store/tables/foundation.ts';
 import type { Device, DeviceModel, DeviceState, Tenant, TenantKind } from './types.ts';
@@ -34,7 +35,11 @@ export class RegistryService {
         throw new ConflictError('ERR_TENANT_EXISTS', `tenant ${name} exists`);
       }
       const t: Tenant = { id: newId('ten'), name, kind, createdAt: this.#now() };
-      await tx.insertInto('tenants').values({ id: t.id, name, kind, created_at: t.createdAt }).execute();
+      await tx
+        .insertInto('tenants')
+        .values({ id: t.id, name, kind, created_at: t.createdAt })
+        .execute()
+        .catch(conflictOn(() => new ConflictError('ERR_TENANT_EXISTS', `tenant ${name} exists`)));
       await this.#audit.append(tx, { ...by, action: 'tenant.created', subject: t.id, tenantId: t.id, details: { name, kind } });
       return t;
     });
@@ -75,7 +80,8 @@ export class RegistryService {
       await tx
         .insertInto('device_models')
         .values({ id: m.id, tenant_id: tenantId, name, description, created_at: m.createdAt })
-        .execute();
+        .execute()
+        .catch(conflictOn(() => new ConflictError('ERR_MODEL_EXISTS', `model ${name} exists`)));
       await this.#audit.append(tx, { ...by, action: 'model.created', subject: m.id, tenantId, details: { name } });
       return m;
     });
@@ -140,7 +146,11 @@ export class RegistryService {
       created_at: now,
       updated_at: now,
     };
-    await tx.insertInto('devices').values(row).execute();
+    await tx
+      .insertInto('devices')
+      .values(row)
+      .execute()
+      .catch(conflictOn(() => new ConflictError('ERR_DEVICE_EXISTS', `device ${input.serial} exists`)));
     await this.#audit.append(tx, {
       ...by,
       action: 'device.registered',
@@ -225,6 +235,13 @@ export class RegistryService {
   #now(): string {
     return this.#clock.now().toISOString();
   }
+}
+
+// A concurrent transaction can pass the duplicate check at the same time; the unique index decides.
+function conflictOn(conflict: () => ConflictError): (e: unknown) => never {
+  return (e) => {
+    throw isUniqueViolation(e) ? conflict() : e;
+  };
 }
 
 function toDevice(r: DevicesTable): Device {

@@ -1,0 +1,100 @@
+import './fastify-types.ts';
+import Fastify, { type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import { NotFoundError, RateLimitError } from '../core/errors.ts';
+import type { Logger } from '../core/logging.ts';
+import type { TokenService } from '../registry/tokens.ts';
+import { installAuth, type CertificatePrincipalResolver } from './auth.ts';
+import { errorHandler } from './error-handler.ts';
+import { installMetrics } from './metrics.ts';
+import { registryRoutes } from './routes/registry.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+import type { Core } from './types.ts';
+
+/** TLS material for the HTTPS listener; `ca` lists the CAs whose client certificates are accepted. */
+export interface TlsOptions {
+  readonly key: string | Buffer;
+  readonly cert: string;
+  readonly ca: readonly string[];
+}
+
+/** Everything the app is assembled from. */
+export interface AppDeps extends Core {
+  readonly tokens: TokenService;
+  readonly logger: Logger;
+  readonly rateLimitPerMinute: number;
+  readonly certificateResolvers?: readonly CertificatePrincipalResolver[];
+  /** Feature route plugins mounted after the core routes. */
+  readonly features?: readonly ((app: FastifyInstance) => Promise<void>)[];
+}
+
+/** Largest request body accepted by default (features raise it per route where needed, e.g. firmware). */
+export const BODY_LIMIT = 1024 * 1024;
+
+/** Builds the Fastify app: auth, rate limits, metrics, OpenAPI, health and every route. */
+export async function buildApp(deps: AppDeps, tls?: TlsOptions): Promise<FastifyInstance> {
+  // One instance type for HTTP (tests) and HTTPS (serve); the handlers do not depend on which.
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: BODY_LIMIT,
+    trustProxy: false,
+    disableRequestLogging: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ...(tls === undefined
+      ? {}
+      : {
+          https: {
+            key: tls.key,
+            cert: tls.cert,
+            ca: [...tls.ca],
+            requestCert: true,
+            // Client certificates are optional at the TLS layer (operators use tokens); routes decide.
+            rejectUnauthorized: false,
+            minVersion: 'TLSv1.2' as const,
+          },
+        }),
+  }) as unknown as FastifyInstance;
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request) => {
+    throw new NotFoundError('ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`);
+  });
+  const metrics = installMetrics(app);
+  installAuth(app, {
+    store: deps.store,
+    audit: deps.audit,
+    tokens: deps.tokens,
+    certificateResolvers: deps.certificateResolvers ?? [],
+  });
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: deps.rateLimitPerMinute,
+    timeWindow: '1 minute',
+    keyGenerator: (request) => request.principal?.id ?? request.ip,
+    errorResponseBuilder: () => new RateLimitError('ERR_RATE_LIMITED', 'rate limit exceeded; retry later'),
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Imprint operator API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.get('/healthz', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) => {
+    await deps.store.db.selectFrom('tenants').select('id').limit(1).execute();
+    return reply.send({ status: 'ok' });
+  });
+  app.get('/metrics', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+    reply.type(metrics.contentType).send(await metrics.metrics()),
+  );
+  app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(async (scope) => registryRoutes(scope, { registry: deps.registry }));
+  await app.register(async (scope) => tokenRoutes(scope, { tokens: deps.tokens, registry: deps.registry }));
+  for (const feature of deps.features ?? []) await app.register(feature);
+  await app.ready();
+  return app;
+}
