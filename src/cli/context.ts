@@ -49,15 +49,22 @@ export function output(cmd: Command, data: unknown, columns?: readonly string[])
     const cols = columns ?? Object.keys(rows[0] ?? {});
     const cells = [cols, ...rows.map((r) => cols.map((c) => fmt(r[c])))];
     const widths = cols.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
-    for (const row of cells) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`);
+    for (const row of cells)
+      process.stdout.write(
+        `${row
+          .map((c, i) => c.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd()}\n`,
+      );
     if (rows.length === 0) process.stdout.write('(none)\n');
     return;
   }
-  for (const [k, v] of Object.entries(data as Record<string, unknown>)) process.stdout.write(`${k}: ${fmt(v)}\n`);
+  for (const [k, v] of Object.entries(data as Record<string, unknown>))
+    process.stdout.write(`${k}: ${fmt(v)}\n`);
 }
 
 function fmt(v: unknown): string {
   if (v === null || v === undefined) return '-';
   if (typeof v === 'object') return JSON.stringify(v);
-  return String(v as string | number | boolean);
+  return String(v);
 }

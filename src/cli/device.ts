@@ -14,19 +14,29 @@ export function deviceCommand(): Command {
     .option('--state <state>', `one of ${DEVICE_STATES.join(', ')}`)
     .option('--batch <id>', 'only this batch')
     .option('--limit <n>', 'at most n devices', '100')
-    .action(async (opts: { tenant?: string; state?: string; batch?: string; limit: string }, self: Command) => {
-      if (opts.state !== undefined && !(DEVICE_STATES as readonly string[]).includes(opts.state)) {
-        throw new ValidationError('ERR_VALIDATION', `--state must be one of ${DEVICE_STATES.join(', ')}`);
-      }
-      await withPlatform(self, async (p) => {
-        const devices = await p.registry.listDevices(await resolveTenant(p, opts.tenant), {
-          limit: Number(opts.limit),
-          ...(opts.state === undefined ? {} : { state: opts.state as DeviceState }),
-          ...(opts.batch === undefined ? {} : { batchId: opts.batch }),
+    .action(
+      async (opts: { tenant?: string; state?: string; batch?: string; limit: string }, self: Command) => {
+        if (opts.state !== undefined && !(DEVICE_STATES as readonly string[]).includes(opts.state)) {
+          throw new ValidationError('ERR_VALIDATION', `--state must be one of ${DEVICE_STATES.join(', ')}`);
+        }
+        await withPlatform(self, async (p) => {
+          const devices = await p.registry.listDevices(await resolveTenant(p, opts.tenant), {
+            limit: Number(opts.limit),
+            ...(opts.state === undefined ? {} : { state: opts.state as DeviceState }),
+            ...(opts.batch === undefined ? {} : { batchId: opts.batch }),
+          });
+          output(self, devices, [
+            'id',
+            'serial',
+            'state',
+            'modelId',
+            'tenantId',
+            'identityKeyFingerprint',
+            'updatedAt',
+          ]);
         });
-        output(self, devices, ['id', 'serial', 'state', 'modelId', 'tenantId', 'identityKeyFingerprint', 'updatedAt']);
-      });
-    });
+      },
+    );
   cmd
     .command('show <id-or-serial>')
     .description('show one device')
@@ -44,9 +54,14 @@ export function deviceCommand(): Command {
     .action(async (serial: string, opts: { model: string }, self: Command) => {
       await withPlatform(self, async (p) => {
         const tenantId = await resolveTenant(p, undefined);
-        const model = (await p.registry.listModels(tenantId)).find((m) => m.id === opts.model || m.name === opts.model);
+        const model = (await p.registry.listModels(tenantId)).find(
+          (m) => m.id === opts.model || m.name === opts.model,
+        );
         if (model === undefined) throw new ValidationError('ERR_MODEL_NOT_FOUND', `no model ${opts.model}`);
-        output(self, await p.registry.createDevice(cliActor(), { manufacturerId: tenantId, modelId: model.id, serial }));
+        output(
+          self,
+          await p.registry.createDevice(cliActor(), { manufacturerId: tenantId, modelId: model.id, serial }),
+        );
       });
     });
   return cmd;
@@ -62,10 +77,14 @@ export function tenantCommand(): Command {
       if (opts.kind !== 'owner' && opts.kind !== 'manufacturer') {
         throw new ValidationError('ERR_VALIDATION', '--kind must be owner or manufacturer');
       }
-      await withPlatform(self, async (p) => output(self, await p.registry.createTenant(cliActor(), name, opts.kind as 'owner')));
+      await withPlatform(self, async (p) =>
+        output(self, await p.registry.createTenant(cliActor(), name, opts.kind as 'owner')),
+      );
     });
   cmd.command('list').action(async (_opts: unknown, self: Command) => {
-    await withPlatform(self, async (p) => output(self, await p.registry.listTenants(), ['id', 'name', 'kind', 'createdAt']));
+    await withPlatform(self, async (p) =>
+      output(self, await p.registry.listTenants(), ['id', 'name', 'kind', 'createdAt']),
+    );
   });
   return cmd;
 }
@@ -78,12 +97,20 @@ export function modelCommand(): Command {
     .option('--description <text>', 'description', '')
     .action(async (name: string, opts: { description: string }, self: Command) => {
       await withPlatform(self, async (p) =>
-        output(self, await p.registry.createModel(cliActor(), await resolveTenant(p, undefined), name, opts.description)),
+        output(
+          self,
+          await p.registry.createModel(cliActor(), await resolveTenant(p, undefined), name, opts.description),
+        ),
       );
     });
   cmd.command('list').action(async (_opts: unknown, self: Command) => {
     await withPlatform(self, async (p) =>
-      output(self, await p.registry.listModels(await resolveTenant(p, undefined)), ['id', 'name', 'description', 'createdAt']),
+      output(self, await p.registry.listModels(await resolveTenant(p, undefined)), [
+        'id',
+        'name',
+        'description',
+        'createdAt',
+      ]),
     );
   });
   return cmd;

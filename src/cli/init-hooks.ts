@@ -11,6 +11,7 @@ export async function initHooks(
   p: Platform,
   _manufacturerId: string,
 ): Promise<{ tlsIssued: boolean; summary: Record<string, unknown> }> {
-  const auditKey = (await p.keys.findByLabel(AUDIT_KEY_LABEL)) ?? (await p.keys.generate(AUDIT_KEY_LABEL, 'ed25519'));
+  const auditKey =
+    (await p.keys.findByLabel(AUDIT_KEY_LABEL)) ?? (await p.keys.generate(AUDIT_KEY_LABEL, 'ed25519'));
   return { tlsIssued: false, summary: { auditKeyId: auditKey.id } };
 }

@@ -1,7 +1,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { CONFIG_FILE, defaultConfig, resolveDataDir, saveConfig, type ImprintConfig } from '../core/config.ts';
+import {
+  CONFIG_FILE,
+  defaultConfig,
+  resolveDataDir,
+  saveConfig,
+  type ImprintConfig,
+} from '../core/config.ts';
 import { ConflictError, ValidationError } from '../core/errors.ts';
 import { createLogger } from '../core/logging.ts';
 import { createKekFile, KEK_ENV } from '../keys/kek.ts';
@@ -34,10 +40,14 @@ export function initCommand(): Command {
     .action(async (opts: InitOptions, self: Command) => {
       const dataDir = resolveDataDir(globals(self).dataDir);
       if (existsSync(join(dataDir, CONFIG_FILE))) {
-        throw new ConflictError('ERR_ALREADY_INITIALISED', `${dataDir} already holds an Imprint installation`);
+        throw new ConflictError(
+          'ERR_ALREADY_INITIALISED',
+          `${dataDir} already holds an Imprint installation`,
+        );
       }
       const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ValidationError('ERR_VALIDATION', '--port must be 1-65535');
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new ValidationError('ERR_VALIDATION', '--port must be 1-65535');
       if ((opts.pkcs11Module === undefined) !== (opts.pkcs11Token === undefined)) {
         throw new ValidationError('ERR_VALIDATION', '--pkcs11-module and --pkcs11-token go together');
       }
@@ -53,7 +63,7 @@ export function initCommand(): Command {
             : { backend: 'pkcs11', module: opts.pkcs11Module, tokenLabel: opts.pkcs11Token },
       };
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      if (process.env[KEK_ENV] === undefined) createKekFile(join(dataDir, KEK_FILE));
+      if ((process.env[KEK_ENV] ?? '') === '') createKekFile(join(dataDir, KEK_FILE));
       saveConfig(config);
       const p = await openPlatform(config, { logger: createLogger('warn', process.stderr) });
       try {
@@ -61,7 +71,11 @@ export function initCommand(): Command {
         const manufacturer = await p.registry.createTenant(by, opts.manufacturer, 'manufacturer');
         const extra = await initHooks(p, manufacturer.id);
         if (!extra.tlsIssued) await createBootstrapTls(p, ['localhost', '127.0.0.1', config.listen.host]);
-        const { token } = await p.tokens.create(by, { tenantId: manufacturer.id, name: 'initial admin', role: 'admin' });
+        const { token } = await p.tokens.create(by, {
+          tenantId: manufacturer.id,
+          name: 'initial admin',
+          role: 'admin',
+        });
         output(self, {
           dataDir,
           database: config.databaseUrl === undefined ? 'sqlite' : 'postgres',
@@ -72,7 +86,8 @@ export function initCommand(): Command {
           ...extra.summary,
           adminToken: token,
         });
-        if (globals(self).json !== true) process.stderr.write('store the admin token now: it cannot be shown again\n');
+        if (globals(self).json !== true)
+          process.stderr.write('store the admin token now: it cannot be shown again\n');
       } finally {
         await p.close();
       }

@@ -14,7 +14,14 @@ export function buildProgram(): Command {
     .option('--json', 'print data as JSON')
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [initCommand(), serveCommand(), tokenCommand(), tenantCommand(), modelCommand(), deviceCommand()]) {
+  for (const cmd of [
+    initCommand(),
+    serveCommand(),
+    tokenCommand(),
+    tenantCommand(),
+    modelCommand(),
+    deviceCommand(),
+  ]) {
     program.addCommand(cmd);
   }
   return program;

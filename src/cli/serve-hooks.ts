@@ -13,5 +13,10 @@ export interface ServeHooks {
 
 /** Collects every feature's contribution to `imprint serve`. */
 export function serveHooks(_p: Platform): Promise<ServeHooks> {
-  return Promise.resolve({ features: [], certificateResolvers: [], clientCas: [], tick: () => Promise.resolve() });
+  return Promise.resolve({
+    features: [],
+    certificateResolvers: [],
+    clientCas: [],
+    tick: () => Promise.resolve(),
+  });
 }

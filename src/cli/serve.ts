@@ -29,7 +29,10 @@ export function serveCommand(): Command {
       );
       const port = opts.port === undefined ? config.listen.port : Number(opts.port);
       await app.listen({ host: config.listen.host, port });
-      const timer = setInterval(() => void hooks.tick().catch((err: unknown) => logger.error({ err }, 'periodic task failed')), 5000);
+      const timer = setInterval(
+        () => void hooks.tick().catch((err: unknown) => logger.error({ err }, 'periodic task failed')),
+        5000,
+      );
       logger.info({ url: config.publicUrl, port }, 'imprint serving');
       const stop = async () => {
         clearInterval(timer);

@@ -12,26 +12,36 @@ export function tokenCommand(): Command {
     .requiredOption('--role <role>', 'admin | operator | auditor | station | release-manager')
     .option('--tenant <name-or-id>', 'tenant (default: the manufacturer)')
     .option('--expires <iso-date>', 'expiry time')
-    .action(async (opts: { name: string; role: string; tenant?: string; expires?: string }, self: Command) => {
-      await withPlatform(self, async (p) => {
-        const tenantId = await resolveTenant(p, opts.tenant);
-        const { token, info } = await p.tokens.create(cliActor(), {
-          tenantId,
-          name: opts.name,
-          role: opts.role,
-          expiresAt: opts.expires === undefined ? null : new Date(opts.expires).toISOString(),
+    .action(
+      async (opts: { name: string; role: string; tenant?: string; expires?: string }, self: Command) => {
+        await withPlatform(self, async (p) => {
+          const tenantId = await resolveTenant(p, opts.tenant);
+          const { token, info } = await p.tokens.create(cliActor(), {
+            tenantId,
+            name: opts.name,
+            role: opts.role,
+            expiresAt: opts.expires === undefined ? null : new Date(opts.expires).toISOString(),
+          });
+          output(self, { ...info, token });
+          if (process.stdout.isTTY) process.stderr.write('store the token now: it cannot be shown again\n');
         });
-        output(self, { ...info, token });
-        if (process.stdout.isTTY) process.stderr.write('store the token now: it cannot be shown again\n');
-      });
-    });
+      },
+    );
   cmd
     .command('list')
     .description('list API tokens of a tenant')
     .option('--tenant <name-or-id>', 'tenant (default: the manufacturer)')
     .action(async (opts: { tenant?: string }, self: Command) => {
       await withPlatform(self, async (p) => {
-        output(self, await p.tokens.list(await resolveTenant(p, opts.tenant)), ['id', 'name', 'role', 'createdAt', 'expiresAt', 'revokedAt', 'lastUsedAt']);
+        output(self, await p.tokens.list(await resolveTenant(p, opts.tenant)), [
+          'id',
+          'name',
+          'role',
+          'createdAt',
+          'expiresAt',
+          'revokedAt',
+          'lastUsedAt',
+        ]);
       });
     });
   cmd
@@ -56,6 +66,7 @@ export async function resolveTenant(
     nameOrId === undefined
       ? tenants.find((t) => t.kind === 'manufacturer')
       : tenants.find((t) => t.id === nameOrId || t.name === nameOrId);
-  if (hit === undefined) throw new ValidationError('ERR_TENANT_NOT_FOUND', `no tenant ${nameOrId ?? '(manufacturer)'}`);
+  if (hit === undefined)
+    throw new ValidationError('ERR_TENANT_NOT_FOUND', `no tenant ${nameOrId ?? '(manufacturer)'}`);
   return hit.id;
 }

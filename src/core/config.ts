@@ -47,7 +47,10 @@ export function defaultConfig(dataDir: string, env: NodeJS.ProcessEnv = process.
 export function loadConfig(dataDir: string, env: NodeJS.ProcessEnv = process.env): ImprintConfig {
   const file = join(dataDir, CONFIG_FILE);
   if (!existsSync(file)) {
-    throw new ValidationError('ERR_NOT_INITIALISED', `no Imprint installation in ${dataDir}: run imprint init`);
+    throw new ValidationError(
+      'ERR_NOT_INITIALISED',
+      `no Imprint installation in ${dataDir}: run imprint init`,
+    );
   }
   let parsed: unknown;
   try {
@@ -64,7 +67,7 @@ export function loadConfig(dataDir: string, env: NodeJS.ProcessEnv = process.env
     ...c,
     dataDir,
     databaseUrl: env.IMPRINT_DATABASE_URL ?? c.databaseUrl,
-  } as ImprintConfig;
+  };
 }
 
 /** Writes imprint.json (mode 0600; it holds no secrets but names where they are). */

@@ -31,7 +31,10 @@ export class RegistryService {
   async createTenant(by: Actor, name: string, kind: TenantKind): Promise<Tenant> {
     if (!NAME_RE.test(name)) throw new ValidationError('ERR_TENANT_NAME_INVALID', 'tenant name is invalid');
     return this.#store.transaction(async (tx) => {
-      if ((await tx.selectFrom('tenants').select('id').where('name', '=', name).executeTakeFirst()) !== undefined) {
+      if (
+        (await tx.selectFrom('tenants').select('id').where('name', '=', name).executeTakeFirst()) !==
+        undefined
+      ) {
         throw new ConflictError('ERR_TENANT_EXISTS', `tenant ${name} exists`);
       }
       const t: Tenant = { id: newId('ten'), name, kind, createdAt: this.#now() };
@@ -40,7 +43,13 @@ export class RegistryService {
         .values({ id: t.id, name, kind, created_at: t.createdAt })
         .execute()
         .catch(conflictOn(() => new ConflictError('ERR_TENANT_EXISTS', `tenant ${name} exists`)));
-      await this.#audit.append(tx, { ...by, action: 'tenant.created', subject: t.id, tenantId: t.id, details: { name, kind } });
+      await this.#audit.append(tx, {
+        ...by,
+        action: 'tenant.created',
+        subject: t.id,
+        tenantId: t.id,
+        details: { name, kind },
+      });
       return t;
     });
   }
@@ -54,7 +63,11 @@ export class RegistryService {
 
   /** The tenant with this name, or undefined. */
   async findTenantByName(name: string): Promise<Tenant | undefined> {
-    const r = await this.#store.db.selectFrom('tenants').selectAll().where('name', '=', name).executeTakeFirst();
+    const r = await this.#store.db
+      .selectFrom('tenants')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
     return r === undefined ? undefined : { id: r.id, name: r.name, kind: r.kind, createdAt: r.created_at };
   }
 
@@ -82,7 +95,13 @@ export class RegistryService {
         .values({ id: m.id, tenant_id: tenantId, name, description, created_at: m.createdAt })
         .execute()
         .catch(conflictOn(() => new ConflictError('ERR_MODEL_EXISTS', `model ${name} exists`)));
-      await this.#audit.append(tx, { ...by, action: 'model.created', subject: m.id, tenantId, details: { name } });
+      await this.#audit.append(tx, {
+        ...by,
+        action: 'model.created',
+        subject: m.id,
+        tenantId,
+        details: { name },
+      });
       return m;
     });
   }
@@ -93,7 +112,13 @@ export class RegistryService {
     if (tenantId !== undefined) q = q.where('tenant_id', '=', tenantId);
     const r = await q.executeTakeFirst();
     if (r === undefined) throw new NotFoundError('ERR_MODEL_NOT_FOUND', `no model ${id}`);
-    return { id: r.id, tenantId: r.tenant_id, name: r.name, description: r.description, createdAt: r.created_at };
+    return {
+      id: r.id,
+      tenantId: r.tenant_id,
+      name: r.name,
+      description: r.description,
+      createdAt: r.created_at,
+    };
   }
 
   /** Models of a tenant, by name. */
@@ -120,7 +145,13 @@ export class RegistryService {
   async registerDevice(
     tx: Executor,
     by: Actor,
-    input: { manufacturerId: string; modelId: string; serial: string; batchId?: string | null; state?: DeviceState },
+    input: {
+      manufacturerId: string;
+      modelId: string;
+      serial: string;
+      batchId?: string | null;
+      state?: DeviceState;
+    },
   ): Promise<Device> {
     if (!SERIAL_RE.test(input.serial)) {
       throw new ValidationError('ERR_DEVICE_SERIAL_INVALID', 'device serial must be 1-64 of [A-Za-z0-9._:-]');
@@ -181,7 +212,11 @@ export class RegistryService {
   }
 
   /** The device with this serial made by `manufacturerId`, or undefined. */
-  async findDeviceBySerial(manufacturerId: string, serial: string, db: Executor = this.#store.db): Promise<Device | undefined> {
+  async findDeviceBySerial(
+    manufacturerId: string,
+    serial: string,
+    db: Executor = this.#store.db,
+  ): Promise<Device | undefined> {
     const r = await db
       .selectFrom('devices')
       .selectAll()
@@ -204,7 +239,10 @@ export class RegistryService {
     if (filter.modelId !== undefined) q = q.where('model_id', '=', filter.modelId);
     if (filter.batchId !== undefined) q = q.where('batch_id', '=', filter.batchId);
     if (filter.after !== undefined) q = q.where('id', '>', filter.after);
-    const rows = await q.orderBy('id').limit(Math.min(filter.limit ?? 100, 1000)).execute();
+    const rows = await q
+      .orderBy('id')
+      .limit(Math.min(filter.limit ?? 100, 1000))
+      .execute();
     return rows.map(toDevice);
   }
 
@@ -219,7 +257,8 @@ export class RegistryService {
     const before = await this.getDevice(id, undefined, tx);
     const set: Partial<DevicesTable> = { updated_at: this.#now() };
     if (change.state !== undefined) set.state = change.state;
-    if (change.identityKeyFingerprint !== undefined) set.identity_key_fingerprint = change.identityKeyFingerprint;
+    if (change.identityKeyFingerprint !== undefined)
+      set.identity_key_fingerprint = change.identityKeyFingerprint;
     if (change.tenantId !== undefined) set.tenant_id = change.tenantId;
     await tx.updateTable('devices').set(set).where('id', '=', id).execute();
     await this.#audit.append(tx, {

@@ -68,8 +68,13 @@ export class TokenService {
       created_by: by.actor,
     };
     await this.#store.transaction(async (tx) => {
-      const tenant = await tx.selectFrom('tenants').select('id').where('id', '=', input.tenantId).executeTakeFirst();
-      if (tenant === undefined) throw new NotFoundError('ERR_TENANT_NOT_FOUND', `no tenant ${input.tenantId}`);
+      const tenant = await tx
+        .selectFrom('tenants')
+        .select('id')
+        .where('id', '=', input.tenantId)
+        .executeTakeFirst();
+      if (tenant === undefined)
+        throw new NotFoundError('ERR_TENANT_NOT_FOUND', `no tenant ${input.tenantId}`);
       await tx.insertInto('api_tokens').values(row).execute();
       await this.#audit.append(tx, {
         ...by,
@@ -119,9 +124,14 @@ export class TokenService {
    */
   async authenticate(presented: string): Promise<TokenInfo> {
     const m = TOKEN_RE.exec(presented);
-    if (m === null) throw new AuthenticationError('ERR_AUTH_TOKEN_MALFORMED', 'the bearer token is malformed');
+    if (m === null)
+      throw new AuthenticationError('ERR_AUTH_TOKEN_MALFORMED', 'the bearer token is malformed');
     const [, id, secretText] = m as unknown as [string, string, string];
-    const row = await this.#store.db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.#store.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     const secret = Buffer.from(secretText, 'base64url');
     const given = sha256(secret);
     secret.fill(0);
@@ -130,7 +140,8 @@ export class TokenService {
         details: { tokenId: id },
       });
     }
-    if (row.revoked_at !== null) throw new AuthenticationError('ERR_AUTH_TOKEN_REVOKED', 'the bearer token was revoked');
+    if (row.revoked_at !== null)
+      throw new AuthenticationError('ERR_AUTH_TOKEN_REVOKED', 'the bearer token was revoked');
     const now = this.#clock.now();
     if (row.expires_at !== null && Date.parse(row.expires_at) <= now.getTime()) {
       throw new AuthenticationError('ERR_AUTH_TOKEN_EXPIRED', 'the bearer token has expired');

@@ -7,10 +7,11 @@ import type { Logger } from '../core/logging.ts';
 import type { TokenService } from '../registry/tokens.ts';
 import { installAuth, type CertificatePrincipalResolver } from './auth.ts';
 import { errorHandler } from './error-handler.ts';
+import { validatorCompiler } from './validation.ts';
 import { installMetrics } from './metrics.ts';
 import { registryRoutes } from './routes/registry.ts';
 import { tokenRoutes } from './routes/tokens.ts';
-import type { Core } from './types.ts';
+import type { Access, Core } from './types.ts';
 
 /** TLS material for the HTTPS listener; `ca` lists the CAs whose client certificates are accepted. */
 export interface TlsOptions {
@@ -29,6 +30,18 @@ export interface AppDeps extends Core {
   readonly features?: readonly ((app: FastifyInstance) => Promise<void>)[];
 }
 
+/** One mounted route and its access rule (for the authorisation matrix and the docs). */
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+  readonly access: Access | undefined;
+}
+
+/** The routes an app mounted, in mount order. */
+export function routesOf(app: FastifyInstance): readonly RouteEntry[] {
+  return (app as unknown as { routeTable: RouteEntry[] }).routeTable;
+}
+
 /** Largest request body accepted by default (features raise it per route where needed, e.g. firmware). */
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -40,7 +53,6 @@ export async function buildApp(deps: AppDeps, tls?: TlsOptions): Promise<Fastify
     bodyLimit: BODY_LIMIT,
     trustProxy: false,
     disableRequestLogging: false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     ...(tls === undefined
       ? {}
       : {
@@ -55,9 +67,20 @@ export async function buildApp(deps: AppDeps, tls?: TlsOptions): Promise<Fastify
           },
         }),
   }) as unknown as FastifyInstance;
+  const routeTable: RouteEntry[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routeTable.push({ method, url: route.url, access: route.config?.access });
+    }
+  });
+  app.decorate('routeTable', routeTable);
+  app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request) => {
-    throw new NotFoundError('ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`);
+    throw new NotFoundError(
+      'ERR_ROUTE_NOT_FOUND',
+      `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
+    );
   });
   const metrics = installMetrics(app);
   installAuth(app, {
@@ -90,7 +113,9 @@ export async function buildApp(deps: AppDeps, tls?: TlsOptions): Promise<Fastify
   app.get('/metrics', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.type(metrics.contentType).send(await metrics.metrics()),
   );
-  app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
 
   await app.register(async (scope) => registryRoutes(scope, { registry: deps.registry }));
   await app.register(async (scope) => tokenRoutes(scope, { tokens: deps.tokens, registry: deps.registry }));

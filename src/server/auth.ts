@@ -44,25 +44,40 @@ export function installAuth(app: FastifyInstance, deps: AuthDeps): void {
         role: principal.role,
         allowed: access.roles,
       });
-      throw new ForbiddenError('ERR_FORBIDDEN_ROLE', `role ${principal.role} may not ${request.method} this resource`);
+      throw new ForbiddenError(
+        'ERR_FORBIDDEN_ROLE',
+        `role ${principal.role} may not ${request.method} this resource`,
+      );
     }
   });
 }
 
-async function authenticate(request: FastifyRequest, deps: AuthDeps, chain: readonly Uint8Array[]): Promise<Principal> {
+async function authenticate(
+  request: FastifyRequest,
+  deps: AuthDeps,
+  chain: readonly Uint8Array[],
+): Promise<Principal> {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (m === null) throw new AuthenticationError('ERR_AUTH_TOKEN_MALFORMED', 'Authorization must be "Bearer <token>"');
+    if (m === null)
+      throw new AuthenticationError('ERR_AUTH_TOKEN_MALFORMED', 'Authorization must be "Bearer <token>"');
     try {
       const t = await deps.tokens.authenticate(m[1] ?? '');
       return { kind: 'token', id: t.id, tenantId: t.tenantId, role: t.role, actor: `token:${t.id}` };
     } catch (e) {
       if (e instanceof ImprintError && e.code !== 'ERR_AUTH_TOKEN_MALFORMED') {
         const tokenId = typeof e.details?.tokenId === 'string' ? e.details.tokenId : undefined;
-        await auditDenied(deps, tokenId === undefined ? 'anonymous' : `token:${tokenId}`, request, 'auth.denied', null, {
-          code: e.code,
-        });
+        await auditDenied(
+          deps,
+          tokenId === undefined ? 'anonymous' : `token:${tokenId}`,
+          request,
+          'auth.denied',
+          null,
+          {
+            code: e.code,
+          },
+        );
         throw new AuthenticationError(e.code, e.message);
       }
       throw e;
@@ -70,7 +85,10 @@ async function authenticate(request: FastifyRequest, deps: AuthDeps, chain: read
   }
   const fromCert = await fromCertificate(deps, chain);
   if (fromCert !== undefined) return fromCert;
-  throw new AuthenticationError('ERR_AUTH_REQUIRED', 'authentication required: a bearer token or a client certificate');
+  throw new AuthenticationError(
+    'ERR_AUTH_REQUIRED',
+    'authentication required: a bearer token or a client certificate',
+  );
 }
 
 async function fromCertificate(deps: AuthDeps, chain: readonly Uint8Array[]): Promise<Principal | undefined> {

@@ -11,7 +11,11 @@ export function mapError(err: unknown): MappedError {
   if (err instanceof ImprintError) return { status: err.status, body: err.toJSON() };
   const fe = err as Partial<FastifyError> & { validation?: unknown[]; validationContext?: string };
   if (fe.validation !== undefined) {
-    return fail(400, 'ERR_VALIDATION', `invalid ${fe.validationContext ?? 'request'}: ${fe.message ?? ''}`.trim());
+    return fail(
+      400,
+      'ERR_VALIDATION',
+      `invalid ${fe.validationContext ?? 'request'}: ${fe.message ?? ''}`.trim(),
+    );
   }
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

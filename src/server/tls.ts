@@ -19,7 +19,9 @@ export function serverCertPath(dataDir: string): string {
  * Used only by `imprint init` before the PKI has issued the real TLS certificate.
  */
 export async function createBootstrapTls(p: Platform, hostnames: readonly string[]): Promise<void> {
-  const key = (await p.softwareKeys.findByLabel(TLS_KEY_LABEL)) ?? (await p.softwareKeys.generate(TLS_KEY_LABEL, 'ecdsa-p256'));
+  const key =
+    (await p.softwareKeys.findByLabel(TLS_KEY_LABEL)) ??
+    (await p.softwareKeys.generate(TLS_KEY_LABEL, 'ecdsa-p256'));
   const pem = await p.softwareKeys.tlsPrivateKeyPem(key.id);
   const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
@@ -29,7 +31,9 @@ export async function createBootstrapTls(p: Platform, hostnames: readonly string
   const now = p.clock.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
-      serialNumber: Buffer.from(p.random.bytes(16)).toString('hex').replace(/^[89a-f]/, '1'),
+      serialNumber: Buffer.from(p.random.bytes(16))
+        .toString('hex')
+        .replace(/^[89a-f]/, '1'),
       name: 'CN=Imprint bootstrap',
       notBefore: new Date(now.getTime() - 60_000),
       notAfter: new Date(now.getTime() + 30 * 86_400_000),
@@ -39,7 +43,9 @@ export async function createBootstrapTls(p: Platform, hostnames: readonly string
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension(hostnames.map((h) => ({ type: (/^[\d.:]+$/.test(h) ? 'ip' : 'dns') as 'ip' | 'dns', value: h }))),
+        new x509.SubjectAlternativeNameExtension(
+          hostnames.map((h) => ({ type: (/^[\d.:]+$/.test(h) ? 'ip' : 'dns'), value: h })),
+        ),
       ],
     },
     webcrypto as unknown as Crypto,
@@ -58,7 +64,10 @@ export async function loadServerTls(p: Platform): Promise<{ key: string; cert: s
   const key = await p.softwareKeys.findByLabel(TLS_KEY_LABEL);
   const certFile = serverCertPath(p.config.dataDir);
   if (key === undefined || !existsSync(certFile)) {
-    throw new UnavailableError('ERR_TLS_NOT_CONFIGURED', 'no server TLS key or certificate: run imprint init');
+    throw new UnavailableError(
+      'ERR_TLS_NOT_CONFIGURED',
+      'no server TLS key or certificate: run imprint init',
+    );
   }
   return { key: await p.softwareKeys.tlsPrivateKeyPem(key.id), cert: readFileSync(certFile, 'utf8') };
 }

@@ -24,7 +24,10 @@ export interface TestCore {
  * the audit log and the registry. `keys` may be supplied to use another backend (e.g. SoftHSM).
  */
 export async function createTestCore(
-  options: { location?: StoreLocation; keys?: (store: Store, clock: ManualClock) => Promise<KeyStore> | KeyStore } = {},
+  options: {
+    location?: StoreLocation;
+    keys?: (store: Store, clock: ManualClock) => Promise<KeyStore> | KeyStore;
+  } = {},
 ): Promise<TestCore> {
   const dir = mkdtempSync(join(tmpdir(), 'imprint-test-'));
   const store = await openStore(options.location ?? { kind: 'sqlite', path: join(dir, 'imprint.db') });

@@ -10,17 +10,26 @@ const READERS = { roles: ['admin', 'operator', 'auditor'] } as const;
 const WRITERS = { roles: ['admin', 'operator'] } as const;
 
 /** Tenants, device models and devices under /api/v1. */
-export async function registryRoutes(app: FastifyInstance, deps: { registry: RegistryService }): Promise<void> {
+export async function registryRoutes(
+  app: FastifyInstance,
+  deps: { registry: RegistryService },
+): Promise<void> {
   const { registry } = deps;
-  const isManufacturer = async (tenantId: string) => (await registry.getTenant(tenantId)).kind === 'manufacturer';
+  const isManufacturer = async (tenantId: string) =>
+    (await registry.getTenant(tenantId)).kind === 'manufacturer';
 
   app.get(
     '/api/v1/tenants',
-    { config: { access: READERS }, schema: { tags: ['registry'], response: { 200: Type.Array(TenantBody), ...errorResponses } } },
+    {
+      config: { access: READERS },
+      schema: { tags: ['registry'], response: { 200: Type.Array(TenantBody), ...errorResponses } },
+    },
     async (request) => {
       const p = requirePrincipal(request);
       // The manufacturer runs the platform and sees its customers; an owner sees only itself.
-      return (await isManufacturer(p.tenantId)) ? registry.listTenants() : [await registry.getTenant(p.tenantId)];
+      return (await isManufacturer(p.tenantId))
+        ? registry.listTenants()
+        : [await registry.getTenant(p.tenantId)];
     },
   );
 
@@ -31,7 +40,10 @@ export async function registryRoutes(app: FastifyInstance, deps: { registry: Reg
       schema: {
         tags: ['registry'],
         body: Type.Object(
-          { name: Type.String({ minLength: 1, maxLength: 64 }), kind: Type.Union([Type.Literal('owner'), Type.Literal('manufacturer')]) },
+          {
+            name: Type.String({ minLength: 1, maxLength: 64 }),
+            kind: Type.Union([Type.Literal('owner'), Type.Literal('manufacturer')]),
+          },
           { additionalProperties: false },
         ),
         response: { 201: TenantBody, ...errorResponses },
@@ -49,7 +61,10 @@ export async function registryRoutes(app: FastifyInstance, deps: { registry: Reg
 
   app.get(
     '/api/v1/tenants/:id',
-    { config: { access: READERS }, schema: { tags: ['registry'], params: IdParams, response: { 200: TenantBody, ...errorResponses } } },
+    {
+      config: { access: READERS },
+      schema: { tags: ['registry'], params: IdParams, response: { 200: TenantBody, ...errorResponses } },
+    },
     async (request) => {
       const p = requirePrincipal(request);
       const { id } = request.params as { id: string };
@@ -62,7 +77,10 @@ export async function registryRoutes(app: FastifyInstance, deps: { registry: Reg
 
   app.get(
     '/api/v1/models',
-    { config: { access: READERS }, schema: { tags: ['registry'], response: { 200: Type.Array(ModelBody), ...errorResponses } } },
+    {
+      config: { access: READERS },
+      schema: { tags: ['registry'], response: { 200: Type.Array(ModelBody), ...errorResponses } },
+    },
     async (request) => registry.listModels(requirePrincipal(request).tenantId),
   );
 
@@ -73,7 +91,10 @@ export async function registryRoutes(app: FastifyInstance, deps: { registry: Reg
       schema: {
         tags: ['registry'],
         body: Type.Object(
-          { name: Type.String({ minLength: 1, maxLength: 64 }), description: Type.Optional(Type.String({ maxLength: 512 })) },
+          {
+            name: Type.String({ minLength: 1, maxLength: 64 }),
+            description: Type.Optional(Type.String({ maxLength: 512 })),
+          },
           { additionalProperties: false },
         ),
         response: { 201: ModelBody, ...errorResponses },
@@ -82,7 +103,9 @@ export async function registryRoutes(app: FastifyInstance, deps: { registry: Reg
     async (request, reply) => {
       const p = requirePrincipal(request);
       const body = request.body as { name: string; description?: string };
-      return reply.code(201).send(await registry.createModel(p, p.tenantId, body.name, body.description ?? ''));
+      return reply
+        .code(201)
+        .send(await registry.createModel(p, p.tenantId, body.name, body.description ?? ''));
     },
   );
 
@@ -113,8 +136,12 @@ export async function registryRoutes(app: FastifyInstance, deps: { registry: Reg
 
   app.get(
     '/api/v1/devices/:id',
-    { config: { access: READERS }, schema: { tags: ['registry'], params: IdParams, response: { 200: DeviceBody, ...errorResponses } } },
-    async (request) => registry.getDevice((request.params as { id: string }).id, requirePrincipal(request).tenantId),
+    {
+      config: { access: READERS },
+      schema: { tags: ['registry'], params: IdParams, response: { 200: DeviceBody, ...errorResponses } },
+    },
+    async (request) =>
+      registry.getDevice((request.params as { id: string }).id, requirePrincipal(request).tenantId),
   );
 
   app.post(
@@ -124,7 +151,10 @@ export async function registryRoutes(app: FastifyInstance, deps: { registry: Reg
       schema: {
         tags: ['registry'],
         body: Type.Object(
-          { serial: Type.String({ minLength: 1, maxLength: 64 }), modelId: Type.String({ minLength: 1, maxLength: 64 }) },
+          {
+            serial: Type.String({ minLength: 1, maxLength: 64 }),
+            modelId: Type.String({ minLength: 1, maxLength: 64 }),
+          },
           { additionalProperties: false },
         ),
         response: { 201: DeviceBody, ...errorResponses },

@@ -49,7 +49,10 @@ export const TokenInfoBody = Type.Object({
   createdBy: Type.String(),
 });
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+export const IdParams = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
 
 /** Standard error responses every protected route can return. */
 export const errorResponses = {

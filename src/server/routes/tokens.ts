@@ -20,7 +20,12 @@ export async function tokenRoutes(
       schema: {
         tags: ['auth'],
         response: {
-          200: Type.Object({ kind: Type.String(), id: Type.String(), tenantId: Type.String(), role: Type.String() }),
+          200: Type.Object({
+            kind: Type.String(),
+            id: Type.String(),
+            tenantId: Type.String(),
+            role: Type.String(),
+          }),
           ...errorResponses,
         },
       },
@@ -30,7 +35,10 @@ export async function tokenRoutes(
 
   app.get(
     '/api/v1/tokens',
-    { config: { access: ADMIN }, schema: { tags: ['auth'], response: { 200: Type.Array(TokenInfoBody), ...errorResponses } } },
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['auth'], response: { 200: Type.Array(TokenInfoBody), ...errorResponses } },
+    },
     async (request) => deps.tokens.list(requirePrincipal(request).tenantId),
   );
 
@@ -71,7 +79,15 @@ export async function tokenRoutes(
 
   app.delete(
     '/api/v1/tokens/:id',
-    { config: { access: ADMIN }, schema: { tags: ['auth'], params: IdParams, response: { 200: TokenInfoBody, ...errorResponses } } },
-    async (request) => deps.tokens.revoke(requirePrincipal(request), (request.params as { id: string }).id, requirePrincipal(request).tenantId),
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['auth'], params: IdParams, response: { 200: TokenInfoBody, ...errorResponses } },
+    },
+    async (request) =>
+      deps.tokens.revoke(
+        requirePrincipal(request),
+        (request.params as { id: string }).id,
+        requirePrincipal(request).tenantId,
+      ),
   );
 }
