@@ -66,5 +66,5 @@ export function output(cmd: Command, data: unknown, columns?: readonly string[])
 function fmt(v: unknown): string {
   if (v === null || v === undefined) return '-';
   if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }

@@ -1,4 +1,4 @@
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, type Transaction } from 'kysely';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { mkdirSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { UnavailableError } from '../core/errors.ts';
 import type { DialectName } from './dialect.ts';
 import type { Schema } from './schema.ts';
 import { migrationProvider } from './migrations/index.ts';
+import { ImmediateSqliteDialect } from './sqlite-dialect.ts';
 
 /** A Kysely handle over the whole schema; feature code receives this or a transaction of it. */
 export type Db = Kysely<Schema>;
@@ -72,7 +73,10 @@ function connect(location: StoreLocation): { db: Db; dialect: DialectName } {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  return { db: new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite' };
+  return {
+    db: new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) }),
+    dialect: 'sqlite',
+  };
 }
 
 async function migrate(db: Db, dialect: DialectName): Promise<void> {
