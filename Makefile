@@ -1,7 +1,7 @@
 # Imprint: `make demo` and `make test` work on a fresh Debian machine (they install what is missing).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-DEB_PACKAGES := softhsm2 opensc socat postgresql golang-cfssl openssl chromium
+DEB_PACKAGES := softhsm2 opensc socat postgresql golang-cfssl openssl curl
 STAMP := node_modules/.imprint-deps
 
 .PHONY: help deps build test lint demo bench clean
