@@ -68,3 +68,9 @@ function fmt(v: unknown): string {
   if (typeof v === 'object') return JSON.stringify(v);
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
+
+/** Opens the installation named by the root program's --data-dir at call time (for command groups built before parsing). */
+export async function openFromProgram(program: Command): Promise<Platform> {
+  const config = loadConfig(resolveDataDir(program.opts<GlobalOptions>().dataDir));
+  return openPlatform(config, { logger: createLogger('warn', process.stderr) });
+}

@@ -4,6 +4,8 @@ import { deviceCommand, modelCommand, tenantCommand } from './device.ts';
 import { initCommand } from './init.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
+import { auditCommand } from './audit.ts';
+import { openFromProgram } from './context.ts';
 
 /** The `imprint` program with every command group. */
 export function buildProgram(): Command {
@@ -14,6 +16,11 @@ export function buildProgram(): Command {
     .option('--json', 'print data as JSON')
     .showHelpAfterError()
     .exitOverride();
+  const open = () => openFromProgram(program);
+  const openAudit = async () => {
+    const p = await open();
+    return { store: p.store, keys: p.keys, audit: p.auditService, close: () => p.close() };
+  };
   for (const cmd of [
     initCommand(),
     serveCommand(),
@@ -21,6 +28,7 @@ export function buildProgram(): Command {
     tenantCommand(),
     modelCommand(),
     deviceCommand(),
+    auditCommand(openAudit),
   ]) {
     program.addCommand(cmd);
   }

@@ -11,6 +11,8 @@ import { validatorCompiler } from './validation.ts';
 import { installMetrics } from './metrics.ts';
 import { registryRoutes } from './routes/registry.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { auditRoutes } from './routes/audit.ts';
+import type { AuditService } from '../audit/service.ts';
 import type { Access, Core } from './types.ts';
 
 /** TLS material for the HTTPS listener; `ca` lists the CAs whose client certificates are accepted. */
@@ -23,6 +25,7 @@ export interface TlsOptions {
 /** Everything the app is assembled from. */
 export interface AppDeps extends Core {
   readonly tokens: TokenService;
+  readonly auditService: AuditService;
   readonly logger: Logger;
   readonly rateLimitPerMinute: number;
   readonly certificateResolvers?: readonly CertificatePrincipalResolver[];
@@ -119,6 +122,9 @@ export async function buildApp(deps: AppDeps, tls?: TlsOptions): Promise<Fastify
 
   await app.register(async (scope) => registryRoutes(scope, { registry: deps.registry }));
   await app.register(async (scope) => tokenRoutes(scope, { tokens: deps.tokens, registry: deps.registry }));
+  await app.register(async (scope) =>
+    auditRoutes(scope, { audit: deps.auditService, registry: deps.registry }),
+  );
   for (const feature of deps.features ?? []) await app.register(feature);
   await app.ready();
   return app;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { StoreAuditLog } from '../audit/log.ts';
+import { AuditService } from '../audit/service.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { ImprintConfig } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/logging.ts';
@@ -20,6 +21,7 @@ export interface Platform extends Core {
   readonly config: ImprintConfig;
   readonly logger: Logger;
   readonly tokens: TokenService;
+  readonly auditService: AuditService;
   /** The software key store; holds the TLS server key even when CA keys live in an HSM. */
   readonly softwareKeys: SoftwareKeyStore;
   close(): Promise<void>;
@@ -45,6 +47,7 @@ export async function openPlatform(
     const audit = new StoreAuditLog(store.dialect, clock);
     const registry = new RegistryService(store, audit, clock);
     const tokens = new TokenService(store, audit, clock);
+    const auditService = new AuditService({ store, keys, log: audit, clock });
     return {
       config,
       logger,
@@ -54,6 +57,7 @@ export async function openPlatform(
       audit,
       registry,
       tokens,
+      auditService,
       clock,
       random: systemRandom,
       async close() {

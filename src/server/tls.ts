@@ -44,7 +44,10 @@ export async function createBootstrapTls(p: Platform, hostnames: readonly string
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
         new x509.SubjectAlternativeNameExtension(
-          hostnames.map((h) => ({ type: (/^[\d.:]+$/.test(h) ? 'ip' : 'dns'), value: h })),
+          hostnames.map((h) => ({
+            type: /^[\d.:]+$/.test(h) ? ('ip' as const) : ('dns' as const),
+            value: h,
+          })),
         ),
       ],
     },

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Writable } from 'node:stream';
+import { AuditService } from '../../src/audit/service.ts';
 import { createLogger } from '../../src/core/logging.ts';
 import { TokenService } from '../../src/registry/tokens.ts';
 import { buildApp, type AppDeps, type TlsOptions } from '../../src/server/app.ts';
@@ -54,6 +55,12 @@ export async function createTestApp(
       ...core,
       random: { bytes: (n) => new Uint8Array(n) },
       tokens,
+      auditService: new AuditService({
+        store: core.store,
+        keys: core.keys,
+        log: core.audit,
+        clock: core.clock,
+      }),
       logger: createLogger('info', sink),
       rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000,
       ...options.extra,

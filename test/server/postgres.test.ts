@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { StoreAuditLog } from '../../src/audit/log.ts';
+import { AuditService } from '../../src/audit/service.ts';
 import { frontierRoot, leafHash } from '../../src/audit/merkle.ts';
 import { entryBytes } from '../../src/audit/entry.ts';
 import { subtreeHash } from '../../src/audit/proof.ts';
@@ -29,9 +30,11 @@ async function serverOn(
   const registry = new RegistryService(store, audit, systemClock);
   const tokens = new TokenService(store, audit, systemClock);
   const keys = new SoftwareKeyStore(store.db, new Uint8Array(32).fill(9), systemClock);
+  const auditService = new AuditService({ store, keys, log: audit, clock: systemClock });
   const app = await buildApp({
     store,
     audit,
+    auditService,
     registry,
     tokens,
     keys,
