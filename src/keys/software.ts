@@ -13,10 +13,17 @@ import {
 import { p256, p384 } from '@noble/curves/nist.js';
 import { pssEncode } from './pss.ts';
 import { fromBase64Url } from '../core/encoding.ts';
-import { ConflictError, ForbiddenError, ImprintError, NotFoundError, ValidationError } from '../core/errors.ts';
+import {
+  ConflictError,
+  ForbiddenError,
+  ImprintError,
+  NotFoundError,
+  ValidationError,
+} from '../core/errors.ts';
 import { concatBytes } from '../core/encoding.ts';
 import { newId } from '../core/ids.ts';
 import type { Clock } from '../core/clock.ts';
+import { isUniqueViolation } from '../store/constraint.ts';
 import type { Db, Executor } from '../store/database.ts';
 import type { KeysTable } from '../store/tables/foundation.ts';
 import { derToRawEcdsa } from './ecdsa-signature.ts';
@@ -80,7 +87,16 @@ export class SoftwareKeyStore implements KeyStore {
       destroyed_at: null,
     };
     pkcs8.fill(0);
-    await db.insertInto('keys').values(row).execute();
+    await db
+      .insertInto('keys')
+      .values(row)
+      .execute()
+      .catch((e: unknown) => {
+        // Two generates can pass the label check at once; the unique index decides.
+        throw isUniqueViolation(e)
+          ? new ConflictError('ERR_KEY_LABEL_TAKEN', `a key labelled ${label} exists`)
+          : e;
+      });
     this.#cache.set(id, privateKey);
     return toInfo(row);
   }
@@ -152,7 +168,10 @@ export class SoftwareKeyStore implements KeyStore {
   async tlsPrivateKeyPem(id: string): Promise<string> {
     const row = await this.#row(id);
     if (!row.label.startsWith(TLS_LABEL_PREFIX)) {
-      throw new ForbiddenError('ERR_KEY_NOT_EXPORTABLE', `key ${id} is not a TLS key and cannot leave the key store`);
+      throw new ForbiddenError(
+        'ERR_KEY_NOT_EXPORTABLE',
+        `key ${id} is not a TLS key and cannot leave the key store`,
+      );
     }
     return this.#private(row).export({ format: 'pem', type: 'pkcs8' }).toString();
   }
