@@ -7,7 +7,12 @@ export function leafHash(entry: Uint8Array): Uint8Array {
   const input = Buffer.allocUnsafe(entry.length + 1);
   input[0] = 0;
   input.set(entry, 1);
-  return new Uint8Array(hash('sha256', input, 'buffer'));
+  return view(hash('sha256', input, 'buffer'));
+}
+
+/** A plain Uint8Array over a Buffer's bytes, without copying (callers compare with deepEqual). */
+function view(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** RFC 9162 §2.1.1 interior node hash: SHA-256(0x01 ‖ left ‖ right). */
@@ -16,7 +21,7 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   input[0] = 1;
   input.set(left, 1);
   input.set(right, 1 + left.length);
-  return new Uint8Array(hash('sha256', input, 'buffer'));
+  return view(hash('sha256', input, 'buffer'));
 }
 
 /** The hash of the empty tree: SHA-256 of the empty string. */

@@ -31,4 +31,9 @@ export interface AuditLog {
    * Returns the entry's position.
    */
   append(tx: Executor, event: AuditEvent): Promise<AuditEntry>;
+  /**
+   * Appends several entries in order inside the caller's transaction (one state read, multi-row inserts):
+   * use it when one change records many events, e.g. a batch. Throws ERR_AUDIT_EVENT_INVALID.
+   */
+  appendMany(tx: Executor, events: readonly AuditEvent[]): Promise<AuditEntry[]>;
 }

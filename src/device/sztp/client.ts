@@ -1,0 +1,81 @@
+/** The device's RESTCONF client: one HTTPS POST per RPC, authenticated by the IDevID (mutual TLS). */
+import { request } from 'node:https';
+import { isIP } from 'node:net';
+import { toPem } from '../../core/encoding.ts';
+import { UnavailableError } from '../../core/errors.ts';
+import type { Encoding } from '../../sztp/types.ts';
+import type { DeviceIdentity, ServerRef } from './identity.ts';
+
+/** An HTTP answer. */
+export interface RpcResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+const MEDIA: Record<Encoding, string> = {
+  json: 'application/yang-data+json',
+  xml: 'application/yang-data+xml',
+};
+
+/**
+ * POSTs `body` to `/restconf/operations/ietf-sztp-bootstrap-server:<op>`. With `trusted` the server's
+ * certificate must chain to the server's trust anchors and match its name; otherwise the connection is
+ * provisional (RFC 8572 §5.4) and nothing it returns is trusted unless signed. Throws ERR_SZTP_SERVER_UNREACHABLE.
+ */
+export function postRpc(
+  server: ServerRef,
+  identity: DeviceIdentity,
+  op: string,
+  body: string,
+  encoding: Encoding,
+  trusted: boolean,
+  timeoutMs = 15_000,
+): Promise<RpcResponse> {
+  const anchors = server.trustAnchors ?? [];
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: server.address,
+        port: server.port ?? 443,
+        method: 'POST',
+        path: `/restconf/operations/ietf-sztp-bootstrap-server:${op}`,
+        ...(isIP(server.address) === 0 ? { servername: server.address } : {}),
+        headers: {
+          'content-type': MEDIA[encoding],
+          accept: MEDIA[encoding],
+          'content-length': Buffer.byteLength(body),
+        },
+        cert: identity.chain.map((c) => toPem('CERTIFICATE', c)).join(''),
+        key: identity.tlsKey.export({ type: 'pkcs8', format: 'pem' }),
+        ...(anchors.length > 0 ? { ca: anchors.map((c) => toPem('CERTIFICATE', c)) } : {}),
+        rejectUnauthorized: trusted,
+        agent: false,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (cause) =>
+      reject(
+        new UnavailableError(
+          'ERR_SZTP_SERVER_UNREACHABLE',
+          `cannot reach ${server.address}:${server.port ?? 443}`,
+          { cause },
+        ),
+      ),
+    );
+    req.end(body);
+  });
+}

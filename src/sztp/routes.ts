@@ -1,0 +1,166 @@
+/**
+ * RFC 8572 §7 RESTCONF endpoints: get-bootstrapping-data, report-progress and host-meta, in
+ * application/yang-data+json and +xml. Errors leave as `ietf-restconf:errors` with RFC 8040 status codes.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TLSSocket } from 'node:tls';
+import { Type } from 'typebox';
+import { ImprintError } from '../core/errors.ts';
+import type { SztpAdminService } from './admin-service.ts';
+import { sztpAdminRoutes } from './admin-routes.ts';
+import type { SztpBootstrapService } from './bootstrap-service.ts';
+import { RestconfFailure, serializeErrors, statusForTag } from './restconf-errors.ts';
+import { parseBootstrapInput, serializeBootstrapOutput } from './rpc-bootstrap.ts';
+import { parseProgressInput } from './rpc-progress.ts';
+import type { Encoding, RestconfError } from './types.ts';
+
+/** What the SZTP routes need. */
+export interface SztpRouteDeps {
+  readonly bootstrap: SztpBootstrapService;
+  readonly admin: SztpAdminService;
+}
+
+const MEDIA: Record<Encoding, string> = {
+  json: 'application/yang-data+json',
+  xml: 'application/yang-data+xml',
+};
+const OPS = '/restconf/operations/ietf-sztp-bootstrap-server';
+
+/** The DER client certificate chain presented on this connection (leaf first), empty without mutual TLS. */
+export function peerChain(request: FastifyRequest): Uint8Array[] {
+  const socket = request.raw.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return [];
+  const out: Uint8Array[] = [];
+  let c = socket.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (c !== undefined && c !== null && c.raw !== undefined && !seen.has(c.fingerprint256)) {
+    seen.add(c.fingerprint256);
+    out.push(new Uint8Array(c.raw));
+    const next = c.issuerCertificate;
+    if (next === undefined || next === c) break;
+    c = next;
+  }
+  return out;
+}
+
+function requestEncoding(request: FastifyRequest): Encoding | undefined {
+  const ct = String(request.headers['content-type'] ?? '');
+  if (ct === '') return undefined;
+  if (/yang[.-]data\+xml|application\/xml/.test(ct)) return 'xml';
+  if (/yang[.-]data\+json|application\/json/.test(ct)) return 'json';
+  return undefined;
+}
+
+function replyEncoding(request: FastifyRequest, fallback: Encoding): Encoding {
+  const accept = String(request.headers.accept ?? '');
+  if (/yang[.-]data\+xml/.test(accept) && !/yang[.-]data\+json/.test(accept)) return 'xml';
+  if (/yang[.-]data\+json/.test(accept)) return 'json';
+  return fallback;
+}
+
+function basicAuth(request: FastifyRequest): { serial: string; secret: string } | undefined {
+  const h = request.headers.authorization;
+  const m = h === undefined ? null : /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(h);
+  if (m === null) return undefined;
+  const text = Buffer.from(m[1] ?? '', 'base64').toString('utf8');
+  const i = text.indexOf(':');
+  return i < 0 ? undefined : { serial: text.slice(0, i), secret: text.slice(i + 1) };
+}
+
+function sendErrors(
+  reply: FastifyReply,
+  enc: Encoding,
+  status: number,
+  errors: RestconfError[],
+): FastifyReply {
+  return reply.code(status).type(MEDIA[enc]).send(serializeErrors(errors, enc));
+}
+
+function toRestconf(e: unknown): { status: number; error: RestconfError } {
+  if (e instanceof RestconfFailure) return { status: e.status, error: e.restconf };
+  if (e instanceof ImprintError && e.status === 400)
+    return { status: 400, error: { type: 'rpc', tag: 'malformed-message', message: e.message } };
+  return { status: 500, error: { type: 'application', tag: 'operation-failed', message: 'internal error' } };
+}
+
+/** Mounts the RESTCONF endpoints and the admin API (`/api/v1/sztp/...`). Devices authenticate inside the handlers. */
+export async function sztpRoutes(app: FastifyInstance, deps: SztpRouteDeps): Promise<void> {
+  app.addContentTypeParser(
+    [
+      'application/yang-data+json',
+      'application/yang-data+xml',
+      'application/yang.data+xml',
+      'application/yang.data+json',
+      'application/xml',
+    ],
+    { parseAs: 'string', bodyLimit: 1024 * 1024 },
+    (_req, body, done) => done(null, body),
+  );
+
+  const handle =
+    (op: 'get-bootstrapping-data' | 'report-progress') =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const inEnc = requestEncoding(request);
+      const outEnc = replyEncoding(request, inEnc ?? 'json');
+      const raw =
+        typeof request.body === 'string'
+          ? request.body
+          : request.body === undefined || request.body === null
+            ? ''
+            : JSON.stringify(request.body);
+      if (raw.trim() !== '' && inEnc === undefined) {
+        return sendErrors(reply, outEnc, 415, [
+          {
+            type: 'protocol',
+            tag: 'invalid-value',
+            message: 'Content-Type must be application/yang-data+json or +xml',
+          },
+        ]);
+      }
+      try {
+        const caller = await deps.bootstrap.authenticate(peerChain(request), basicAuth(request));
+        if (op === 'report-progress') {
+          await deps.bootstrap.reportProgress(caller, parseProgressInput(raw, inEnc ?? 'json'));
+          return reply.code(204).send();
+        }
+        const out = await deps.bootstrap.getBootstrappingData(
+          caller,
+          parseBootstrapInput(raw, inEnc ?? 'json'),
+        );
+        return reply.code(200).type(MEDIA[outEnc]).send(serializeBootstrapOutput(out, outEnc));
+      } catch (e) {
+        const { status, error } = toRestconf(e);
+        if (status >= 500) request.log.error({ err: e }, 'sztp request failed');
+        return sendErrors(reply, outEnc, status === 400 ? statusForTag(error.tag) : status, [error]);
+      }
+    };
+
+  const rpcSchema = { hide: true, body: Type.Optional(Type.Unknown()) };
+  app.post(
+    `${OPS}:get-bootstrapping-data`,
+    { config: { access: 'public' }, schema: rpcSchema },
+    handle('get-bootstrapping-data'),
+  );
+  app.post(
+    `${OPS}:report-progress`,
+    { config: { access: 'public' }, schema: rpcSchema },
+    handle('report-progress'),
+  );
+
+  app.get(
+    '/.well-known/host-meta',
+    { config: { access: 'public' }, schema: { hide: true } },
+    async (request, reply) => {
+      const json = /json/.test(String(request.headers.accept ?? ''));
+      if (json)
+        return reply.type('application/json').send({ links: [{ rel: 'restconf', href: '/restconf' }] });
+      return reply
+        .type('application/xrd+xml')
+        .send(
+          '<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">\n  <Link rel="restconf" href="/restconf"/>\n</XRD>\n',
+        );
+    },
+  );
+
+  await sztpAdminRoutes(app, deps.admin, deps.bootstrap);
+}
