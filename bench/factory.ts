@@ -1,0 +1,121 @@
+/**
+ * Factory throughput: devices/s for a line of P parallel simulated devices over TCP, and seconds per
+ * device over a 115200-baud socat pty against the wire-time limit (bytes exchanged × 10 / baud).
+ * Run: npx tsx bench/factory.ts [--quick] [--write]   (--write appends the results to docs/benchmarks.md)
+ */
+import { appendFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import { SimulatedDevice } from '../src/device/simulator.ts';
+import { serveLine } from '../src/device/line.ts';
+import { runLine } from '../src/factory/line.ts';
+import { LinkClient } from '../src/factory/link/client.ts';
+import { connectTcp, openSerial } from '../src/factory/link/transport.ts';
+import { provisionDevice } from '../src/factory/station.ts';
+import { serveDevice } from '../test/factory/helpers/device.ts';
+import { factoryFixture } from '../test/factory/helpers/factory.ts';
+import { ptyPair } from '../test/factory/helpers/pty.ts';
+
+const quick = process.argv.includes('--quick');
+const FIRMWARE = 8 * 1024;
+const BAUD = 115200;
+
+interface TcpRow {
+  parallel: number;
+  devices: number;
+  seconds: number;
+  rate: number;
+  cpuMsPerDevice: number;
+}
+
+async function tcp(parallel: number, devices: number): Promise<TcpRow> {
+  const fx = await factoryFixture({ quantity: devices, firmwareSize: FIRMWARE });
+  const line = Array.from({ length: devices }, () =>
+    SimulatedDevice.create(undefined, { model: fx.modelName, durable: false }),
+  );
+  const { server, port } = await serveLine(line);
+  const cpu = process.cpuUsage();
+  const s = await runLine({
+    api: fx.api,
+    batchId: fx.batch.id,
+    count: devices,
+    parallel,
+    connect: () => connectTcp('127.0.0.1', port),
+  });
+  const c = process.cpuUsage(cpu);
+  server.close();
+  await fx.core.close();
+  if (s.failures.length > 0)
+    throw new Error(`${s.failures.length} devices failed: ${JSON.stringify(s.failures[0])}`);
+  return {
+    parallel,
+    devices,
+    seconds: s.seconds,
+    rate: devices / s.seconds,
+    cpuMsPerDevice: (c.user + c.system) / 1000 / devices,
+  };
+}
+
+async function uart(n: number): Promise<{ seconds: number; bytes: number; wire: number }> {
+  const fx = await factoryFixture({ quantity: n, firmwareSize: FIRMWARE });
+  let seconds = 0;
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    // A pty does not pace bytes at its baud rate, so a pacing bridge between two pty pairs plays the UART.
+    const pty = await ptyPair();
+    const pty2 = await ptyPair();
+    const [x, y] = [await openSerial(pty.b, BAUD), await openSerial(pty2.a, BAUD)];
+    pace(x, y);
+    pace(y, x);
+    const dev = await openSerial(pty2.b, BAUD);
+    serveDevice(SimulatedDevice.create(undefined, { model: fx.modelName, durable: false }), dev);
+    const link = new LinkClient(await openSerial(pty.a, BAUD), { timeoutMs: 3000 });
+    const t0 = performance.now();
+    await provisionDevice(link, fx.api, { batchId: fx.batch.id });
+    seconds += (performance.now() - t0) / 1000;
+    bytes += link.bytesIn + link.bytesOut;
+    link.close();
+    for (const p of [dev, x, y]) p.destroy();
+    await pty.close();
+    await pty2.close();
+  }
+  await fx.core.close();
+  return { seconds: seconds / n, bytes: bytes / n, wire: ((bytes / n) * 10) / BAUD };
+}
+
+/** Forwards bytes no faster than the wire: each chunk arrives when its last stop bit would have. */
+function pace(from: Duplex, to: Duplex): void {
+  let free = 0;
+  from.on('data', (c: Buffer) => {
+    const now = performance.now();
+    free = Math.max(now, free) + (c.length * 10 * 1000) / BAUD;
+    setTimeout(() => to.write(c), free - now);
+  });
+}
+
+const load = loadavg()[0]!.toFixed(1);
+const rows: TcpRow[] = [];
+for (const p of quick ? [8] : [1, 8, 32]) rows.push(await tcp(p, quick ? 100 : p === 1 ? 100 : 500));
+const u = await uart(quick ? 1 : 3);
+const md = [
+  '',
+  '## Factory (bench/factory.ts)',
+  '',
+  `Run ${new Date().toISOString()} on ${process.platform}/${process.arch}, Node ${process.version}, load average ${load} at start`,
+  `(the machine is shared; CPU ms/device is the station+server+simulated-devices cost in this one process).`,
+  `SQLite store, software CA keys, ${FIRMWARE / 1024} KiB firmware per device, simulated devices in the same process.`,
+  '',
+  '| line | devices | parallel | seconds | devices/s | CPU ms/device |',
+  '|---|---:|---:|---:|---:|---:|',
+  ...rows.map(
+    (r) =>
+      `| TCP | ${r.devices} | ${r.parallel} | ${r.seconds.toFixed(2)} | ${r.rate.toFixed(1)} | ${r.cpuMsPerDevice.toFixed(1)} |`,
+  ),
+  '',
+  `UART (socat pty pairs joined by a bridge that paces bytes at ${BAUD} baud, 8N1): ${u.seconds.toFixed(2)} s/device for ${Math.round(u.bytes)} bytes exchanged;`,
+  `wire time ${u.wire.toFixed(2)} s (bytes × 10 / baud), ratio ${(u.seconds / u.wire).toFixed(2)}× (target ≤ 1.5×).`,
+  '',
+].join('\n');
+process.stdout.write(md);
+if (process.argv.includes('--write')) appendFileSync(new URL('../docs/benchmarks.md', import.meta.url), md);

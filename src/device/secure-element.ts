@@ -1,0 +1,31 @@
+/**
+ * The secure element port: every private key of a device lives behind it and never leaves it.
+ * The software implementation stands in for a real chip; a PKCS#11-backed one (SoftHSM, tpm2-pkcs11)
+ * can implement the same interface.
+ */
+
+/** An HPKE (RFC 9180) sealed message: the encapsulated key and the AEAD ciphertext. */
+export interface SealedMessage {
+  readonly enc: Uint8Array;
+  readonly ciphertext: Uint8Array;
+}
+
+/** What a device's secure element can do; none of it exports a private key. */
+export interface SecureElement {
+  readonly kind: 'software' | 'pkcs11';
+  /** Generates a fresh ECDSA P-256 identity key (replacing any earlier one); returns its SPKI DER. */
+  generateIdentityKey(): Promise<Uint8Array>;
+  /** The identity key's SPKI DER, or undefined before one exists. */
+  identityPublicKey(): Promise<Uint8Array | undefined>;
+  /** ECDSA P-256 / SHA-256 signature (DER) by the identity key. Throws ERR_SE_NO_IDENTITY_KEY. */
+  sign(data: Uint8Array): Promise<Uint8Array>;
+  /** The raw 32-byte X25519 public key that server secrets are sealed to (created on first use). */
+  transportPublicKey(): Promise<Uint8Array>;
+  /**
+   * Opens an HPKE message sealed to the transport key and keeps the plaintext inside the element.
+   * Returns the names of the secrets stored. Throws ERR_SE_OPEN_FAILED.
+   */
+  openSealed(sealed: SealedMessage, info: Uint8Array, aad: Uint8Array): Promise<string[]>;
+  /** Names of the secrets held (never their values). */
+  secretNames(): Promise<string[]>;
+}
