@@ -5,7 +5,13 @@ import { initCommand } from './init.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
 import { auditCommand } from './audit.ts';
-import { openFromProgram } from './context.ts';
+import { cliActor, openFromProgram } from './context.ts';
+import { caCommand, certCommand } from './ca.ts';
+import { claimCommand, deviceSimulateCommand, factoryCommand, manifestCommand } from './factory.ts';
+import { firmwareCommand, type OpenFirmware } from './firmware.ts';
+import { deviceOnboardCommand, sztpCommand } from './sztp.ts';
+import { createFeatures } from '../server/features.ts';
+import { ValidationError } from '../core/errors.ts';
 
 /** The `imprint` program with every command group. */
 export function buildProgram(): Command {
@@ -21,14 +27,50 @@ export function buildProgram(): Command {
     const p = await open();
     return { store: p.store, keys: p.keys, audit: p.auditService, close: () => p.close() };
   };
+  const withFeatures = async () => {
+    const p = await open();
+    return { p, f: createFeatures(p) };
+  };
+  const openPki = async () => {
+    const { p, f } = await withFeatures();
+    return { pki: f.pki, registry: p.registry, close: () => p.close() };
+  };
+  const openFactory = async () => {
+    const { p, f } = await withFeatures();
+    return { ...f.factory, close: () => p.close() };
+  };
+  const openSztp = async () => {
+    const { p, f } = await withFeatures();
+    return { admin: f.sztpAdmin, bootstrap: f.sztpBootstrap, actor: cliActor(), close: () => p.close() };
+  };
+  const openFirmware: OpenFirmware = async (_cmd, fn) => {
+    const { p, f } = await withFeatures();
+    try {
+      const tenant = (await p.registry.listTenants()).find((t) => t.kind === 'manufacturer');
+      if (tenant === undefined) throw new ValidationError('ERR_TENANT_NOT_FOUND', 'no manufacturer tenant');
+      return await fn({ signing: f.signing, tenantId: tenant.id, actor: cliActor().actor });
+    } finally {
+      await p.close();
+    }
+  };
+  const device = deviceCommand();
+  device.addCommand(deviceSimulateCommand());
+  device.addCommand(deviceOnboardCommand());
   for (const cmd of [
     initCommand(),
     serveCommand(),
     tokenCommand(),
     tenantCommand(),
     modelCommand(),
-    deviceCommand(),
+    device,
     auditCommand(openAudit),
+    caCommand(openPki),
+    certCommand(openPki),
+    factoryCommand(openFactory),
+    manifestCommand(openFactory),
+    claimCommand(openFactory),
+    sztpCommand(openSztp),
+    firmwareCommand(openFirmware),
   ]) {
     program.addCommand(cmd);
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { CertificatePrincipalResolver } from '../server/auth.ts';
+import { clientCas, createFeatures, featureRoutes, stationResolver } from '../server/features.ts';
 import type { Platform } from '../server/platform.ts';
 
 /** What each feature adds to a running server: routes, client-certificate principals, trusted client CAs, periodic work. */
@@ -12,11 +13,16 @@ export interface ServeHooks {
 }
 
 /** Collects every feature's contribution to `imprint serve`. */
-export function serveHooks(_p: Platform): Promise<ServeHooks> {
-  return Promise.resolve({
-    features: [],
-    certificateResolvers: [],
-    clientCas: [],
-    tick: () => Promise.resolve(),
-  });
+export async function serveHooks(p: Platform): Promise<ServeHooks> {
+  const f = createFeatures(p);
+  return {
+    features: featureRoutes(p, f),
+    certificateResolvers: [stationResolver(p)],
+    clientCas: await clientCas(p, f),
+    async tick() {
+      // CRLs that are due are re-signed; a new signed tree head whenever the log has grown.
+      await f.pki.runScheduled();
+      await p.auditService.signTreeHead();
+    },
+  };
 }
