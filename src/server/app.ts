@@ -55,7 +55,6 @@ export async function buildApp(deps: AppDeps, tls?: TlsOptions): Promise<Fastify
     loggerInstance: deps.logger,
     bodyLimit: BODY_LIMIT,
     trustProxy: false,
-    disableRequestLogging: false,
     ...(tls === undefined
       ? {}
       : {

@@ -1,6 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Writable } from 'node:stream';
 import { AuditService } from '../../src/audit/service.ts';
+import { defaultConfig } from '../../src/core/config.ts';
+import { systemRandom } from '../../src/core/random.ts';
+import type { SoftwareKeyStore } from '../../src/keys/software.ts';
+import { createFeatures, featureRoutes } from '../../src/server/features.ts';
+import type { Platform } from '../../src/server/platform.ts';
 import { createLogger } from '../../src/core/logging.ts';
 import { TokenService } from '../../src/registry/tokens.ts';
 import { buildApp, type AppDeps, type TlsOptions } from '../../src/server/app.ts';
@@ -24,7 +29,12 @@ export interface TestApp {
 
 /** Builds the app in-process (use app.inject) or, with `tls`, ready to listen over HTTPS. */
 export async function createTestApp(
-  options: { rateLimitPerMinute?: number; tls?: TlsOptions; extra?: Partial<AppDeps> } = {},
+  options: {
+    rateLimitPerMinute?: number;
+    tls?: TlsOptions;
+    extra?: Partial<AppDeps>;
+    features?: boolean;
+  } = {},
 ): Promise<TestApp> {
   const core = await createTestCore();
   const tokens = new TokenService(core.store, core.audit, core.clock);
@@ -50,10 +60,29 @@ export async function createTestApp(
       cb();
     },
   });
+  const auditService = new AuditService({
+    store: core.store,
+    keys: core.keys,
+    log: core.audit,
+    clock: core.clock,
+  });
+  const logger = createLogger('info', sink);
+  const platform: Platform = {
+    ...core,
+    random: systemRandom,
+    config: { ...defaultConfig(core.dir), publicUrl: 'https://imprint.test' },
+    logger,
+    tokens,
+    auditService,
+    softwareKeys: core.keys as SoftwareKeyStore,
+    close: () => core.close(),
+  };
+  const features = options.features === true ? featureRoutes(platform, createFeatures(platform)) : [];
   const app = await buildApp(
     {
+      features,
       ...core,
-      random: { bytes: (n) => new Uint8Array(n) },
+      random: systemRandom,
       tokens,
       auditService: new AuditService({
         store: core.store,

@@ -1,0 +1,393 @@
+/**
+ * Certificate issuance (CSR → IDevID, persisted and audited) in-process and over HTTP with 8-64
+ * concurrent clients, against the machine's ECDSA P-256 limit (`openssl speed`) and a peer
+ * (`cfssl serve`, same key type); then OCSP responses per second from the pre-signed cache.
+ * Run: npx tsx bench/issue.ts [--quick]
+ */
+import 'reflect-metadata';
+import { execFileSync, spawn } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
+import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import Fastify from 'fastify';
+import { StoreAuditLog } from '../src/audit/log.ts';
+import { systemClock } from '../src/core/clock.ts';
+import { toPem } from '../src/core/encoding.ts';
+import { systemRandom } from '../src/core/random.ts';
+import { SoftwareKeyStore } from '../src/keys/software.ts';
+import { buildName, der } from '../src/pki/asn1.ts';
+import { pkiApiRoutes } from '../src/pki/routes-api.ts';
+import { pkiPublicRoutes } from '../src/pki/routes-public.ts';
+import { PkiService } from '../src/pki/service.ts';
+import { RegistryService } from '../src/registry/service.ts';
+import '../src/server/fastify-types.ts';
+import { openStore } from '../src/store/database.ts';
+
+const quick = process.argv.includes('--quick');
+const N = quick ? 200 : 1000;
+const CONCURRENCY = [8, 64];
+const OCSP_N = quick ? 20_000 : 100_000;
+const dir = mkdtempSync(join(tmpdir(), 'imprint-bench-issue-'));
+
+interface Result {
+  readonly name: string;
+  readonly clients: number;
+  readonly n: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+/** Runs `total` jobs with `clients` concurrent workers; returns throughput and latency percentiles (ms). */
+async function drive(
+  name: string,
+  clients: number,
+  total: number,
+  job: (i: number) => Promise<void>,
+): Promise<Result> {
+  const lat: number[] = [];
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < total) {
+        const i = next++;
+        const t = performance.now();
+        await job(i);
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  lat.sort((a, b) => a - b);
+  return { name, clients, n: total, perSecond: total / seconds, p50: pct(lat, 50), p99: pct(lat, 99) };
+}
+
+/** A P-256 CSR with serialNumber=<serial>, built and signed in-process (not measured). */
+function csrFor(serial: string): string {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const info = new CertificationRequestInfo({
+    subject: buildName([['serialNumber', serial]]),
+    subjectPKInfo: AsnConvert.parse(publicKey.export({ format: 'der', type: 'spki' }), SubjectPublicKeyInfo),
+  });
+  const tbs = der(info);
+  const csr = new CertificationRequest({
+    certificationRequestInfo: info,
+    signatureAlgorithm: new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' }),
+    signature: Uint8Array.from(sign('sha256', tbs, privateKey)).buffer,
+  });
+  return toPem('CERTIFICATE REQUEST', der(csr));
+}
+
+function opensslSpeed(): { sign: number; verify: number } {
+  const out = execFileSync('openssl', ['speed', '-seconds', '3', 'ecdsap256'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).toString();
+  const m = /256 bits ecdsa \(nistp256\)\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)/.exec(out);
+  if (m === null) throw new Error(`cannot parse openssl speed output:\n${out}`);
+  return { sign: Number(m[1]), verify: Number(m[2]) };
+}
+
+function post(
+  agent: http.Agent,
+  port: number,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const r = http.get({ host: '127.0.0.1', port, path: '/' }, (res) => {
+          res.resume();
+          resolve();
+        });
+        r.on('error', reject);
+      });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error('cfssl did not start');
+}
+
+async function main(): Promise<void> {
+  const store = await openStore({ kind: 'sqlite', path: join(dir, 'imprint.db') });
+  const keys = new SoftwareKeyStore(store.db, new Uint8Array(32).fill(7), systemClock);
+  const audit = new StoreAuditLog(store.dialect, systemClock);
+  const registry = new RegistryService(store, audit, systemClock);
+  const by = { actor: 'bench' };
+  const tenant = await registry.createTenant(by, 'Bench', 'manufacturer');
+  const model = await registry.createModel(by, tenant.id, 'sensor-1');
+  const pki = new PkiService(
+    { store, keys, audit, registry, clock: systemClock, random: systemRandom },
+    { urls: { baseUrl: 'http://127.0.0.1:8443' } },
+  );
+  await pki.initHierarchy(by, tenant.id);
+  const runs = CONCURRENCY.length * 2;
+  const csrs: string[] = [];
+  await store.transaction(async (tx) => {
+    for (let i = 0; i < N * runs + 1; i++) {
+      await registry.registerDevice(tx, by, {
+        manufacturerId: tenant.id,
+        modelId: model.id,
+        serial: `B${i}`,
+      });
+    }
+  });
+  for (let i = 0; i < N * runs + 1; i++) csrs.push(csrFor(`B${i}`));
+  let used = 0;
+  const results: Result[] = [];
+
+  for (const c of CONCURRENCY) {
+    const base = used;
+    results.push(
+      await drive(
+        'in-process',
+        c,
+        N,
+        async (i) =>
+          void (await pki.issue(by, { tenantId: tenant.id, profile: 'idevid', csr: csrs[base + i]! })),
+      ),
+    );
+    used += N;
+  }
+
+  const app = Fastify();
+  app.decorateRequest('principal', undefined);
+  app.addHook('onRequest', async (request) => {
+    request.principal = {
+      kind: 'token',
+      id: 'tok_bench',
+      tenantId: tenant.id,
+      role: 'operator',
+      actor: 'token:tok_bench',
+    };
+  });
+  await app.register(async (s) => pkiApiRoutes(s, { pki }));
+  await app.register(async (s) => pkiPublicRoutes(s, { pki }));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  const man = (await pki.listCas(tenant.id)).find((x) => x.role === 'manufacturer')!;
+  for (const c of CONCURRENCY) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: c });
+    const base = used;
+    results.push(
+      await drive('HTTP API', c, N, async (i) => {
+        const r = await post(
+          agent,
+          port,
+          `/api/v1/cas/${man.id}/issue`,
+          JSON.stringify({ csr: csrs[base + i], profile: 'idevid' }),
+          {
+            'content-type': 'application/json',
+          },
+        );
+        if (r.status !== 201) throw new Error(`HTTP ${r.status}: ${r.body.toString()}`);
+      }),
+    );
+    agent.destroy();
+    used += N;
+  }
+
+  // cfssl with the same key type (P-256 CA), sign endpoint, no database.
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      join(dir, 'ca.key'),
+      '-subj',
+      '/CN=cfssl bench CA',
+      '-days',
+      '30',
+      '-out',
+      join(dir, 'ca.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  writeFileSync(
+    join(dir, 'cfssl.json'),
+    JSON.stringify({
+      signing: { default: { expiry: '8760h', usages: ['digital signature', 'client auth'] } },
+    }),
+  );
+  const cfsslPort = port + 1 + Math.floor(Math.random() * 1000);
+  const cfssl = spawn(
+    'cfssl',
+    [
+      'serve',
+      '-address',
+      '127.0.0.1',
+      '-port',
+      String(cfsslPort),
+      '-ca',
+      join(dir, 'ca.pem'),
+      '-ca-key',
+      join(dir, 'ca.key'),
+      '-config',
+      join(dir, 'cfssl.json'),
+      '-loglevel',
+      '5',
+    ],
+    { stdio: 'ignore' },
+  );
+  try {
+    await waitForPort(cfsslPort);
+    for (const c of CONCURRENCY) {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: c });
+      results.push(
+        await drive('cfssl serve (sign)', c, N, async (i) => {
+          const r = await post(
+            agent,
+            cfsslPort,
+            '/api/v1/cfssl/sign',
+            JSON.stringify({ certificate_request: csrs[i % csrs.length] }),
+            { 'content-type': 'application/json' },
+          );
+          if (r.status !== 200) throw new Error(`cfssl HTTP ${r.status}: ${r.body.toString()}`);
+        }),
+      );
+      agent.destroy();
+    }
+  } finally {
+    cfssl.kill();
+  }
+
+  // OCSP from cache: a request without nonce for an issued certificate.
+  const leaf = await pki.issue(by, { tenantId: tenant.id, profile: 'idevid', csr: csrs[used]! });
+  writeFileSync(join(dir, 'leaf.pem'), leaf.pem);
+  writeFileSync(join(dir, 'man.pem'), toPem('CERTIFICATE', man.certificate));
+  execFileSync(
+    'openssl',
+    [
+      'ocsp',
+      '-issuer',
+      join(dir, 'man.pem'),
+      '-cert',
+      join(dir, 'leaf.pem'),
+      '-no_nonce',
+      '-reqout',
+      join(dir, 'req.der'),
+    ],
+    { stdio: 'ignore' },
+  );
+  const req = new Uint8Array(readFileSync(join(dir, 'req.der')));
+  await pki.respondOcsp(req);
+  const ocsp: Result[] = [];
+  ocsp.push(await drive('OCSP in-process (cache)', 1, OCSP_N, async () => void (await pki.respondOcsp(req))));
+  const body = Buffer.from(req).toString('latin1');
+  for (const c of [8, 64]) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: c });
+    ocsp.push(
+      await drive('OCSP HTTP POST (cache)', c, quick ? 5000 : 20_000, async () => {
+        const r = await new Promise<number>((resolve, reject) => {
+          const rq = http.request(
+            {
+              host: '127.0.0.1',
+              port,
+              path: '/ocsp',
+              method: 'POST',
+              agent,
+              headers: { 'content-type': 'application/ocsp-request', 'content-length': req.length },
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          rq.on('error', reject);
+          rq.end(Buffer.from(body, 'latin1'));
+        });
+        if (r !== 200) throw new Error(`OCSP HTTP ${r}`);
+      }),
+    );
+    agent.destroy();
+  }
+  await app.close();
+
+  const speed = opensslSpeed();
+  const cores = availableParallelism();
+  const perCore = 1 / (1 / speed.sign + 1 / speed.verify);
+  const limit = perCore * cores;
+  const best = Math.max(...results.filter((r) => r.name !== 'cfssl serve (sign)').map((r) => r.perSecond));
+  const bestCfssl = Math.max(
+    ...results.filter((r) => r.name === 'cfssl serve (sign)').map((r) => r.perSecond),
+  );
+
+  const lines: string[] = [];
+  lines.push(
+    `Machine: ${cores} cores; \`openssl speed -seconds 3 ecdsap256\`: ${speed.sign.toFixed(0)} sign/s, ${speed.verify.toFixed(0)} verify/s per core.`,
+  );
+  lines.push(
+    `Crypto limit (one verify + one sign per certificate, ${cores} cores): ${limit.toFixed(0)} certificates/s.`,
+  );
+  lines.push('');
+  lines.push('| path | clients | certificates | certs/s | p50 ms | p99 ms | % of crypto limit |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    lines.push(
+      `| ${r.name} | ${r.clients} | ${r.n} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${((100 * r.perSecond) / limit).toFixed(1)}% |`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    `Best Imprint issuance: ${best.toFixed(0)}/s = ${((100 * best) / limit).toFixed(1)}% of the crypto limit (target ≥ 25%); ${(best / bestCfssl).toFixed(2)}× cfssl's best (${bestCfssl.toFixed(0)}/s, which neither persists nor audits).`,
+  );
+  lines.push('');
+  lines.push('| OCSP path | clients | responses | responses/s | p50 ms | p99 ms |');
+  lines.push('| --- | --- | --- | --- | --- | --- |');
+  for (const r of ocsp)
+    lines.push(
+      `| ${r.name} | ${r.clients} | ${r.n} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} |`,
+    );
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  await keys.close();
+  await store.close();
+}
+
+try {
+  await main();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
