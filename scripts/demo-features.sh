@@ -13,9 +13,10 @@ step "factory: a station, a batch of $COUNT identities, simulated devices on a T
 STATION=$(imprint --json factory station create --name line-1 | json id)
 BATCH=$(imprint --json factory batch create --model thermo-1 --count "$COUNT" --station "$STATION" | json id)
 echo "station $STATION, batch $BATCH (the server refuses identity $((COUNT + 1)))"
-imprint device simulate --model thermo-1 --count "$COUNT" --dir "$DEMO_DIR/devices" --listen 127.0.0.1:7700 \
+node dist/cli/main.js device simulate --model thermo-1 --count "$COUNT" --dir "$DEMO_DIR/devices" --listen 127.0.0.1:7700 \
   > "$DEMO_DIR/line.log" 2>&1 &
 LINE=$!
+trap 'kill $LINE 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/7700) 2>/dev/null && break; sleep 0.2; done
 
 step "factory run: keys born in each device's secure element, IDevIDs from the manufacturer CA, secrets sealed by HPKE"

@@ -19,15 +19,19 @@ ADMIN=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[
 node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1]));delete j.adminToken;console.log(j)' "$DEMO_DIR/init.json"
 
 step "2. imprint serve on https://localhost:$PORT"
-imprint serve > "$DEMO_DIR/server.log" 2>&1 &
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  echo "port $PORT is in use (an earlier demo still serving?); stop it or set IMPRINT_PORT" >&2
+  exit 1
+fi
+node dist/cli/main.js serve > "$DEMO_DIR/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
-  curl -skf "https://localhost:$PORT/healthz" >/dev/null && break
+  curl -sf --cacert "$IMPRINT_DATA_DIR/tls/ca.pem" "https://localhost:$PORT/healthz" >/dev/null && break
   sleep 0.2
 done
-curl -sk "https://localhost:$PORT/healthz"; echo
-api() { curl -sk -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' "$@"; }
+curl -s --cacert "$IMPRINT_DATA_DIR/tls/ca.pem" "https://localhost:$PORT/healthz"; echo
+api() { curl -s --cacert "$IMPRINT_DATA_DIR/tls/ca.pem" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' "$@"; }
 
 step "3. registry: a device model, an owner tenant, devices (over the API)"
 MODEL=$(api -X POST "https://localhost:$PORT/api/v1/models" -d '{"name":"thermo-1","description":"demo thermostat"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
@@ -42,16 +46,20 @@ if [[ -x scripts/demo-features.sh ]]; then
 fi
 
 step "4. the audit log: every change above, verifiable offline"
-imprint audit tail -n 5 || true
-if imprint audit export --out "$DEMO_DIR/audit.json" >/dev/null 2>&1; then
-  imprint audit verify "$DEMO_DIR/audit.json" --public-key "$DEMO_DIR/audit.json" || true
-fi
+imprint audit tail -n 5
+api "https://localhost:$PORT/api/v1/audit/public-key" |
+  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).publicKeyPem))' > "$DEMO_DIR/audit-key.pem"
+imprint audit export --out "$DEMO_DIR/audit.json"
+imprint audit verify "$DEMO_DIR/audit.json" --public-key "$DEMO_DIR/audit-key.pem"
+echo "now tamper with one entry and verify again:"
+node -e 'const f=process.argv[1];const j=JSON.parse(require("fs").readFileSync(f));j.entries[3].actor="cli:mallory";require("fs").writeFileSync(f+".tampered",JSON.stringify(j))' "$DEMO_DIR/audit.json"
+imprint audit verify "$DEMO_DIR/audit.json.tampered" --public-key "$DEMO_DIR/audit-key.pem" || echo "(refused, as it must be)"
 
 cat <<EOM
 
-Imprint is running at https://localhost:$PORT (self-signed bootstrap or Imprint TLS CA certificate)
+Imprint is running at https://localhost:$PORT (certificate from its own TLS CA; trust anchor $IMPRINT_DATA_DIR/tls/ca.pem)
   admin token : $ADMIN
-  try         : curl -sk -H "Authorization: Bearer \$TOKEN" https://localhost:$PORT/api/v1/devices
+  try         : curl --cacert $IMPRINT_DATA_DIR/tls/ca.pem -H "Authorization: Bearer $ADMIN" https://localhost:$PORT/api/v1/devices
   OpenAPI     : https://localhost:$PORT/api/v1/openapi.json
   data dir    : $IMPRINT_DATA_DIR   (server log: $DEMO_DIR/server.log)
 EOM

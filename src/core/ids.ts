@@ -19,7 +19,8 @@ export type IdKind =
   | 'grp'
   | 'hook'
   | 'apr'
-  | 'lnk';
+  | 'lnk'
+  | 'mft';
 
 /** A new random id such as `dev_5f3a…` (96 bits of randomness, base32hex lower case). */
 export function newId(kind: IdKind): string {

@@ -104,7 +104,7 @@ export class ManifestService {
       }),
     };
     const jws = await signJws(this.#d.keys, ca.keyId, chain, MANIFEST_TYP, manifest);
-    const id = newId('job');
+    const id = newId('mft');
     await this.#d.store.transaction(async (tx) => {
       await tx
         .insertInto('batch_manifests')
