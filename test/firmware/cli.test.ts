@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { firmwareCommand, type OpenFirmware } from '../../src/cli/firmware.ts';
 import { hasCode } from '../../src/core/errors.ts';
 
-const FIX = '/work/shared/fixtures/mcuboot';
+const FIX = '../shared/fixtures/mcuboot';
 const dir = mkdtempSync(join(tmpdir(), 'imprint-fwcli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

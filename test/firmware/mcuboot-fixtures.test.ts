@@ -13,7 +13,7 @@ import { verifyImage } from '../../src/firmware/mcuboot/verify.ts';
 import { draftImage, type ImageSpec } from '../../src/firmware/mcuboot/write.ts';
 import { privateKeySigner } from '../../src/firmware/signer.ts';
 
-const DIR = '/work/shared/fixtures/mcuboot';
+const DIR = '../shared/fixtures/mcuboot';
 const read = (f: string) => new Uint8Array(readFileSync(join(DIR, f)));
 const pem = (f: string) => readFileSync(join(DIR, f), 'utf8');
 const fw = read('fw.bin');
