@@ -1,17 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { Clock } from '../core/clock.ts';
-import {
-  ConflictError,
-  ImprintError,
-  InternalError,
-  NotFoundError,
-  ValidationError,
-} from '../core/errors.ts';
+import { ConflictError, ImprintError, InternalError, ValidationError } from '../core/errors.ts';
 import { fromHex, toHex } from '../core/encoding.ts';
 import { newId } from '../core/ids.ts';
 import { isUniqueViolation } from '../store/constraint.ts';
 import type { Db, Executor } from '../store/database.ts';
+import { keyByLabel, keyInfo, keyRow, listKeys } from './key-rows.ts';
 import type { KeysTable } from '../store/tables/foundation.ts';
 import { rawToDerEcdsa } from './ecdsa-signature.ts';
 import { CKM_EDDSA, destroyQuietly, digestSignPlan, ecdsaSize, findObjects } from './pkcs11-mechanisms.ts';
@@ -118,37 +113,22 @@ export class Pkcs11KeyStore implements KeyStore {
         : e;
     }
     this.#handles.set(row.id, privateKey);
-    return toInfo(row);
+    return keyInfo(row);
   }
 
   /** See KeyStore.get. */
   async get(id: string): Promise<KeyInfo> {
-    return toInfo(await this.#row(id));
+    return keyInfo(await this.#row(id));
   }
 
   /** See KeyStore.findByLabel. */
   async findByLabel(label: string): Promise<KeyInfo | undefined> {
-    const row = await this.#db
-      .selectFrom('keys')
-      .selectAll()
-      .where('label', '=', label)
-      .where('backend', '=', 'pkcs11')
-      .where('destroyed_at', 'is', null)
-      .executeTakeFirst();
-    return row === undefined ? undefined : toInfo(row);
+    return keyByLabel(this.#db, 'pkcs11', label);
   }
 
   /** See KeyStore.list. */
   async list(): Promise<KeyInfo[]> {
-    const rows = await this.#db
-      .selectFrom('keys')
-      .selectAll()
-      .where('backend', '=', 'pkcs11')
-      .where('destroyed_at', 'is', null)
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
-    return rows.map(toInfo);
+    return listKeys(this.#db, 'pkcs11');
   }
 
   /** See KeyStore.sign: the message is hashed here, so only the digest reaches the token (not for Ed25519). */
@@ -269,25 +249,6 @@ export class Pkcs11KeyStore implements KeyStore {
   }
 
   async #row(id: string): Promise<KeysTable> {
-    const row = await this.#db
-      .selectFrom('keys')
-      .selectAll()
-      .where('id', '=', id)
-      .where('backend', '=', 'pkcs11')
-      .where('destroyed_at', 'is', null)
-      .executeTakeFirst();
-    if (row === undefined) throw new NotFoundError('ERR_KEY_NOT_FOUND', `no key ${id}`);
-    return row;
+    return keyRow(this.#db, 'pkcs11', id);
   }
-}
-
-function toInfo(row: KeysTable): KeyInfo {
-  return {
-    id: row.id,
-    label: row.label,
-    algorithm: row.algorithm as KeyAlgorithm,
-    backend: row.backend,
-    publicKeyDer: new Uint8Array(row.public_key),
-    createdAt: row.created_at,
-  };
 }

@@ -25,6 +25,7 @@ import { newId } from '../core/ids.ts';
 import type { Clock } from '../core/clock.ts';
 import { isUniqueViolation } from '../store/constraint.ts';
 import type { Db, Executor } from '../store/database.ts';
+import { keyByLabel, keyInfo, keyRow, listKeys } from './key-rows.ts';
 import type { KeysTable } from '../store/tables/foundation.ts';
 import { derToRawEcdsa } from './ecdsa-signature.ts';
 import {
@@ -72,7 +73,7 @@ export class SoftwareKeyStore implements KeyStore {
     const existing = await db.selectFrom('keys').select('id').where('label', '=', label).executeTakeFirst();
     if (existing !== undefined)
       throw new ConflictError('ERR_KEY_LABEL_TAKEN', `a key labelled ${label} exists`);
-    const { privateKey, publicKey } = generate(algorithm);
+    const { privateKey, publicKey } = generateSoftwareKeyPair(algorithm);
     const id = newId('key');
     const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
     const row: KeysTable = {
@@ -98,37 +99,22 @@ export class SoftwareKeyStore implements KeyStore {
           : e;
       });
     this.#cache.set(id, privateKey);
-    return toInfo(row);
+    return keyInfo(row);
   }
 
   /** See KeyStore.get. */
   async get(id: string): Promise<KeyInfo> {
-    return toInfo(await this.#row(id));
+    return keyInfo(await this.#row(id));
   }
 
   /** See KeyStore.findByLabel. */
   async findByLabel(label: string): Promise<KeyInfo | undefined> {
-    const row = await this.#db
-      .selectFrom('keys')
-      .selectAll()
-      .where('label', '=', label)
-      .where('backend', '=', 'software')
-      .where('destroyed_at', 'is', null)
-      .executeTakeFirst();
-    return row === undefined ? undefined : toInfo(row);
+    return keyByLabel(this.#db, 'software', label);
   }
 
   /** See KeyStore.list. */
   async list(): Promise<KeyInfo[]> {
-    const rows = await this.#db
-      .selectFrom('keys')
-      .selectAll()
-      .where('backend', '=', 'software')
-      .where('destroyed_at', 'is', null)
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
-    return rows.map(toInfo);
+    return listKeys(this.#db, 'software');
   }
 
   /** See KeyStore.sign. */
@@ -203,7 +189,7 @@ export class SoftwareKeyStore implements KeyStore {
     pkcs8.fill(0);
     await this.#db.insertInto('keys').values(row).execute();
     this.#cache.set(id, privateKey);
-    return toInfo(row);
+    return keyInfo(row);
   }
 
   /** See KeyStore.destroy. */
@@ -232,15 +218,7 @@ export class SoftwareKeyStore implements KeyStore {
   }
 
   async #row(id: string): Promise<KeysTable> {
-    const row = await this.#db
-      .selectFrom('keys')
-      .selectAll()
-      .where('id', '=', id)
-      .where('backend', '=', 'software')
-      .where('destroyed_at', 'is', null)
-      .executeTakeFirst();
-    if (row === undefined) throw new NotFoundError('ERR_KEY_NOT_FOUND', `no key ${id}`);
-    return row;
+    return keyRow(this.#db, 'software', id);
   }
 
   #private(row: KeysTable): KeyObject {
@@ -279,7 +257,11 @@ export class SoftwareKeyStore implements KeyStore {
   }
 }
 
-function generate(algorithm: KeyAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
+/** A new key pair generated in this process (for the software store and for keys exported offline). */
+export function generateSoftwareKeyPair(algorithm: KeyAlgorithm): {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+} {
   switch (algorithm) {
     case 'ecdsa-p256':
       return generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -337,17 +319,6 @@ function signPssDigest(key: KeyObject, digest: Uint8Array, hash: HashAlgorithm, 
   const modBits = createPublicKey(key).asymmetricKeyDetails?.modulusLength ?? 0;
   const em = pssEncode(digest, hash, saltLength, modBits - 1);
   return privateEncrypt({ key, padding: constants.RSA_NO_PADDING }, em);
-}
-
-function toInfo(row: KeysTable): KeyInfo {
-  return {
-    id: row.id,
-    label: row.label,
-    algorithm: row.algorithm as KeyAlgorithm,
-    backend: row.backend,
-    publicKeyDer: new Uint8Array(row.public_key),
-    createdAt: row.created_at,
-  };
 }
 
 function algorithmOf(key: KeyObject): KeyAlgorithm {

@@ -1,6 +1,6 @@
 /** Creates a tenant's CA hierarchy from a declarative profile: root, issuing CAs, OCSP responders, first CRLs. */
 import 'reflect-metadata';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateSoftwareKeyPair } from '../keys/software.ts';
 import { X509Certificate } from '@peculiar/x509';
 import { KeyUsageFlags, type Extension, type Name } from '@peculiar/asn1-x509';
 import { ConflictError, ValidationError } from '../core/errors.ts';
@@ -293,7 +293,7 @@ async function rootKey(
       'ERR_CA_PASSPHRASE_WEAK',
       'the root export passphrase must be at least 12 characters',
     );
-  const { privateKey, publicKey } = softwareKeyPair(alg);
+  const { privateKey, publicKey } = generateSoftwareKeyPair(alg);
   const spki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
   // PBES2 + PBKDF2-HMAC-SHA256 + AES-256-CBC: what `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes.
   const exportPem = privateKey.export({
@@ -303,23 +303,6 @@ async function rootKey(
     passphrase: pass,
   }) as string;
   return { signer: keyObjectSigner(privateKey, alg, spki), keyId: null, exportPem };
-}
-
-function softwareKeyPair(alg: KeyAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
-  switch (alg) {
-    case 'ecdsa-p256':
-      return generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    case 'ecdsa-p384':
-      return generateKeyPairSync('ec', { namedCurve: 'P-384' });
-    case 'ed25519':
-      return generateKeyPairSync('ed25519');
-    case 'rsa-3072':
-    case 'rsa-4096':
-      return generateKeyPairSync('rsa', {
-        modulusLength: alg === 'rsa-3072' ? 3072 : 4096,
-        publicExponent: 0x10001,
-      });
-  }
 }
 
 function caExtensions(pathLen: number): Extension[] {
