@@ -14,6 +14,7 @@ import { createTestCore, type TestCore } from './core.ts';
 
 /** A running operator API over a fresh core, with a manufacturer (A), an owner (B) and a token per role in each. */
 export interface TestApp {
+  readonly platform: Platform;
   readonly core: TestCore;
   readonly tokens: TokenService;
   readonly app: FastifyInstance;
@@ -34,6 +35,11 @@ export async function createTestApp(
     tls?: TlsOptions;
     extra?: Partial<AppDeps>;
     features?: boolean;
+    /** Runs after seeding and before the app is built (e.g. to create CAs and the server's TLS identity). */
+    prepare?: (
+      p: Platform,
+      manufacturerId: string,
+    ) => Promise<{ tls?: TlsOptions; extra?: Partial<AppDeps> }>;
   } = {},
 ): Promise<TestApp> {
   const core = await createTestCore();
@@ -78,25 +84,23 @@ export async function createTestApp(
     close: () => core.close(),
   };
   const features = options.features === true ? featureRoutes(platform, createFeatures(platform)) : [];
+  const prepared = (await options.prepare?.(platform, a.id)) ?? {};
   const app = await buildApp(
     {
       features,
       ...core,
       random: systemRandom,
       tokens,
-      auditService: new AuditService({
-        store: core.store,
-        keys: core.keys,
-        log: core.audit,
-        clock: core.clock,
-      }),
-      logger: createLogger('info', sink),
+      auditService,
+      logger,
       rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000,
       ...options.extra,
+      ...prepared.extra,
     },
-    options.tls,
+    prepared.tls ?? options.tls,
   );
   return {
+    platform,
     core,
     tokens,
     app,
