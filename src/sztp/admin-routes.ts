@@ -9,6 +9,8 @@ import type { SztpBootstrapService } from './bootstrap-service.ts';
 
 const ADMIN = { roles: ['admin'] } as const;
 const WRITERS = { roles: ['admin', 'operator'] } as const;
+/** Auditors are read-only: they may look at owners and bootstrapping logs, never change them. */
+const READERS = { roles: ['admin', 'operator', 'auditor'] } as const;
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const Pem = Type.String({ minLength: 1, maxLength: 65536 });
 
@@ -71,7 +73,7 @@ export async function sztpAdminRoutes(
 
   app.get(
     '/api/v1/sztp/owners',
-    { config: { access: WRITERS }, schema: { tags: ['sztp'] } },
+    { config: { access: READERS }, schema: { tags: ['sztp'] } },
     async (request) => admin.listOwners(who(request).tenantId),
   );
 
@@ -269,7 +271,7 @@ export async function sztpAdminRoutes(
 
   app.get(
     '/api/v1/sztp/devices/:id/log',
-    { config: { access: WRITERS }, schema: { tags: ['sztp'], params: IdParams } },
+    { config: { access: READERS }, schema: { tags: ['sztp'], params: IdParams } },
     async (request) => admin.log(who(request).tenantId, (request.params as { id: string }).id),
   );
 }
