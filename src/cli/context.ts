@@ -1,3 +1,4 @@
+import { ValidationError } from '../core/errors.ts';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig, resolveDataDir } from '../core/config.ts';
@@ -28,9 +29,7 @@ export function cliActor(): { actor: string } {
 
 /** Opens the installation named by --data-dir / IMPRINT_DATA_DIR, runs `fn`, always closes it. */
 export async function withPlatform<T>(cmd: Command, fn: (p: Platform) => Promise<T>): Promise<T> {
-  const config = loadConfig(resolveDataDir(globals(cmd).dataDir));
-  // CLI commands log warnings only; their output is for the operator.
-  const p = await openPlatform(config, { logger: createLogger('warn', process.stderr) });
+  const p = await openDataDir(globals(cmd).dataDir);
   try {
     return await fn(p);
   } finally {
@@ -70,7 +69,27 @@ function fmt(v: unknown): string {
 }
 
 /** Opens the installation named by the root program's --data-dir at call time (for command groups built before parsing). */
-export async function openFromProgram(program: Command): Promise<Platform> {
-  const config = loadConfig(resolveDataDir(program.opts<GlobalOptions>().dataDir));
-  return openPlatform(config, { logger: createLogger('warn', process.stderr) });
+export function openFromProgram(program: Command): Promise<Platform> {
+  return openDataDir(program.opts<GlobalOptions>().dataDir);
+}
+
+/** Opens the installation in a data dir given by flag, IMPRINT_DATA_DIR or the default. */
+function openDataDir(flag: string | undefined): Promise<Platform> {
+  // CLI commands log warnings only; their output is for the operator.
+  return openPlatform(loadConfig(resolveDataDir(flag)), { logger: createLogger('warn', process.stderr) });
+}
+
+/** A tenant id from a name or id; the manufacturer when omitted. Throws ERR_TENANT_NOT_FOUND. */
+export async function resolveTenant(
+  p: { registry: { listTenants(): Promise<{ id: string; name: string; kind: string }[]> } },
+  nameOrId: string | undefined,
+): Promise<string> {
+  const tenants = await p.registry.listTenants();
+  const hit =
+    nameOrId === undefined
+      ? tenants.find((t) => t.kind === 'manufacturer')
+      : tenants.find((t) => t.id === nameOrId || t.name === nameOrId);
+  if (hit === undefined)
+    throw new ValidationError('ERR_TENANT_NOT_FOUND', `no tenant ${nameOrId ?? '(manufacturer)'}`);
+  return hit.id;
 }

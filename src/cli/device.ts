@@ -1,8 +1,7 @@
 import { Command } from 'commander';
 import { DEVICE_STATES, type DeviceState } from '../registry/types.ts';
 import { ValidationError } from '../core/errors.ts';
-import { cliActor, output, withPlatform } from './context.ts';
-import { resolveTenant } from './token.ts';
+import { cliActor, output, resolveTenant, withPlatform } from './context.ts';
 
 /** `imprint device list|show|register`, plus `imprint tenant …` and `imprint model …`. */
 export function deviceCommand(): Command {

@@ -16,7 +16,7 @@ export const TRUST_ANCHOR_FILE = 'ca.pem';
 export async function initHooks(
   p: Platform,
   manufacturerId: string,
-): Promise<{ tlsIssued: boolean; summary: Record<string, unknown> }> {
+): Promise<{ summary: Record<string, unknown> }> {
   const by = { actor: 'system:init' };
   const auditKey = await ensureAuditKey(p.keys);
   const features = createFeatures(p);
@@ -35,7 +35,6 @@ export async function initHooks(
   writeFileSync(join(p.config.dataDir, 'tls', TRUST_ANCHOR_FILE), tls.rootPem, { mode: 0o644 });
   await p.auditService.signTreeHead();
   return {
-    tlsIssued: true,
     summary: {
       auditKeyId: auditKey.id,
       auditOrigin: await p.auditService.origin(),

@@ -12,7 +12,6 @@ import { ConflictError, ValidationError } from '../core/errors.ts';
 import { createLogger } from '../core/logging.ts';
 import { createKekFile, KEK_ENV } from '../keys/kek.ts';
 import { KEK_FILE, openPlatform } from '../server/platform.ts';
-import { createBootstrapTls } from '../server/tls.ts';
 import { initHooks } from './init-hooks.ts';
 import { cliActor, globals, output } from './context.ts';
 
@@ -70,7 +69,6 @@ export function initCommand(): Command {
         const by = cliActor();
         const manufacturer = await p.registry.createTenant(by, opts.manufacturer, 'manufacturer');
         const extra = await initHooks(p, manufacturer.id);
-        if (!extra.tlsIssued) await createBootstrapTls(p, ['localhost', '127.0.0.1', config.listen.host]);
         const { token } = await p.tokens.create(by, {
           tenantId: manufacturer.id,
           name: 'initial admin',

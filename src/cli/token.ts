@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import { ValidationError } from '../core/errors.ts';
-import { cliActor, output, withPlatform } from './context.ts';
+import { cliActor, output, resolveTenant, withPlatform } from './context.ts';
 
 /** `imprint token create|list|revoke`. */
 export function tokenCommand(): Command {
@@ -54,19 +53,4 @@ export function tokenCommand(): Command {
       });
     });
   return cmd;
-}
-
-/** A tenant id from a name or id; the manufacturer when omitted. Throws ERR_TENANT_NOT_FOUND. */
-export async function resolveTenant(
-  p: { registry: { listTenants(): Promise<{ id: string; name: string; kind: string }[]> } },
-  nameOrId: string | undefined,
-): Promise<string> {
-  const tenants = await p.registry.listTenants();
-  const hit =
-    nameOrId === undefined
-      ? tenants.find((t) => t.kind === 'manufacturer')
-      : tenants.find((t) => t.id === nameOrId || t.name === nameOrId);
-  if (hit === undefined)
-    throw new ValidationError('ERR_TENANT_NOT_FOUND', `no tenant ${nameOrId ?? '(manufacturer)'}`);
-  return hit.id;
 }

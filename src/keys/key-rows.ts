@@ -1,7 +1,8 @@
-import { NotFoundError } from '../core/errors.ts';
-import type { Db } from '../store/database.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
+import { isUniqueViolation } from '../store/constraint.ts';
+import type { Db, Executor } from '../store/database.ts';
 import type { KeysTable } from '../store/tables/foundation.ts';
-import type { KeyAlgorithm, KeyBackend, KeyInfo } from './types.ts';
+import { isKeyAlgorithm, type KeyAlgorithm, type KeyBackend, type KeyInfo } from './types.ts';
 
 /** The live key row of a backend by id. Throws ERR_KEY_NOT_FOUND. */
 export async function keyRow(db: Db, backend: KeyBackend, id: string): Promise<KeysTable> {
@@ -51,4 +52,29 @@ export function keyInfo(row: KeysTable): KeyInfo {
     publicKeyDer: new Uint8Array(row.public_key),
     createdAt: row.created_at,
   };
+}
+
+/** Checks a generate request before any key material exists. Throws ERR_KEY_ALGORITHM_UNSUPPORTED, ERR_KEY_LABEL_TAKEN. */
+export async function checkNewKey(db: Executor, label: string, algorithm: string): Promise<void> {
+  if (!isKeyAlgorithm(algorithm)) {
+    throw new ValidationError('ERR_KEY_ALGORITHM_UNSUPPORTED', `unsupported key algorithm ${algorithm}`);
+  }
+  const existing = await db.selectFrom('keys').select('id').where('label', '=', label).executeTakeFirst();
+  if (existing !== undefined) throw labelTaken(label);
+}
+
+/**
+ * Inserts a new key row. Two generates can pass checkNewKey at once; the unique index on the label decides,
+ * and the loser gets ERR_KEY_LABEL_TAKEN.
+ */
+export async function insertKeyRow(db: Executor, row: KeysTable): Promise<void> {
+  try {
+    await db.insertInto('keys').values(row).execute();
+  } catch (e) {
+    throw isUniqueViolation(e) ? labelTaken(row.label) : e;
+  }
+}
+
+function labelTaken(label: string): ConflictError {
+  return new ConflictError('ERR_KEY_LABEL_TAKEN', `a key labelled ${label} exists`);
 }

@@ -1,12 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { Clock } from '../core/clock.ts';
-import { ConflictError, ImprintError, InternalError, ValidationError } from '../core/errors.ts';
+import { ImprintError, InternalError, ValidationError } from '../core/errors.ts';
 import { fromHex, toHex } from '../core/encoding.ts';
 import { newId } from '../core/ids.ts';
-import { isUniqueViolation } from '../store/constraint.ts';
 import type { Db, Executor } from '../store/database.ts';
-import { keyByLabel, keyInfo, keyRow, listKeys } from './key-rows.ts';
+import { checkNewKey, insertKeyRow, keyByLabel, keyInfo, keyRow, listKeys } from './key-rows.ts';
 import type { KeysTable } from '../store/tables/foundation.ts';
 import { rawToDerEcdsa } from './ecdsa-signature.ts';
 import { CKM_EDDSA, destroyQuietly, digestSignPlan, ecdsaSize, findObjects } from './pkcs11-mechanisms.ts';
@@ -15,7 +14,6 @@ import { ckr, TokenSession, type Handle } from './pkcs11-session.ts';
 import {
   defaultHash,
   hashLength,
-  isKeyAlgorithm,
   type HashAlgorithm,
   type KeyAlgorithm,
   type KeyInfo,
@@ -56,15 +54,7 @@ export class Pkcs11KeyStore implements KeyStore {
 
   /** See KeyStore.generate. Also throws ERR_KEY_GENERATE_FAILED. */
   async generate(label: string, algorithm: KeyAlgorithm, db: Executor = this.#db): Promise<KeyInfo> {
-    if (!isKeyAlgorithm(algorithm)) {
-      throw new ValidationError(
-        'ERR_KEY_ALGORITHM_UNSUPPORTED',
-        `unsupported key algorithm ${String(algorithm)}`,
-      );
-    }
-    const existing = await db.selectFrom('keys').select('id').where('label', '=', label).executeTakeFirst();
-    if (existing !== undefined)
-      throw new ConflictError('ERR_KEY_LABEL_TAKEN', `a key labelled ${label} exists`);
+    await checkNewKey(db, label, algorithm);
     const ckaId = randomBytes(16);
     const { privateKey, publicKeyDer } = await this.#token.run(async (lib, session) => {
       const t = keyPairTemplates(algorithm, label, ckaId);
@@ -104,13 +94,11 @@ export class Pkcs11KeyStore implements KeyStore {
       destroyed_at: null,
     };
     try {
-      await db.insertInto('keys').values(row).execute();
+      await insertKeyRow(db, row);
     } catch (e) {
       // Lost a race for the label (or the database failed): leave no orphan pair in the token.
       await this.#destroyObjects(ckaId).catch(() => undefined);
-      throw isUniqueViolation(e)
-        ? new ConflictError('ERR_KEY_LABEL_TAKEN', `a key labelled ${label} exists`)
-        : e;
+      throw e;
     }
     this.#handles.set(row.id, privateKey);
     return keyInfo(row);

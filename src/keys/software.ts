@@ -13,25 +13,17 @@ import {
 import { p256, p384 } from '@noble/curves/nist.js';
 import { pssEncode } from './pss.ts';
 import { fromBase64Url } from '../core/encoding.ts';
-import {
-  ConflictError,
-  ForbiddenError,
-  ImprintError,
-  NotFoundError,
-  ValidationError,
-} from '../core/errors.ts';
+import { ForbiddenError, ImprintError, NotFoundError, ValidationError } from '../core/errors.ts';
 import { concatBytes } from '../core/encoding.ts';
 import { newId } from '../core/ids.ts';
 import type { Clock } from '../core/clock.ts';
-import { isUniqueViolation } from '../store/constraint.ts';
 import type { Db, Executor } from '../store/database.ts';
-import { keyByLabel, keyInfo, keyRow, listKeys } from './key-rows.ts';
+import { checkNewKey, insertKeyRow, keyByLabel, keyInfo, keyRow, listKeys } from './key-rows.ts';
 import type { KeysTable } from '../store/tables/foundation.ts';
 import { derToRawEcdsa } from './ecdsa-signature.ts';
 import {
   defaultHash,
   hashLength,
-  isKeyAlgorithm,
   type HashAlgorithm,
   type KeyAlgorithm,
   type KeyInfo,
@@ -64,42 +56,8 @@ export class SoftwareKeyStore implements KeyStore {
 
   /** See KeyStore.generate. */
   async generate(label: string, algorithm: KeyAlgorithm, db: Executor = this.#db): Promise<KeyInfo> {
-    if (!isKeyAlgorithm(algorithm)) {
-      throw new ValidationError(
-        'ERR_KEY_ALGORITHM_UNSUPPORTED',
-        `unsupported key algorithm ${String(algorithm)}`,
-      );
-    }
-    const existing = await db.selectFrom('keys').select('id').where('label', '=', label).executeTakeFirst();
-    if (existing !== undefined)
-      throw new ConflictError('ERR_KEY_LABEL_TAKEN', `a key labelled ${label} exists`);
-    const { privateKey, publicKey } = generateSoftwareKeyPair(algorithm);
-    const id = newId('key');
-    const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
-    const row: KeysTable = {
-      id,
-      label,
-      algorithm,
-      backend: 'software',
-      public_key: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })),
-      wrapped_private: this.#seal(pkcs8, id, label),
-      pkcs11_id: null,
-      created_at: this.#clock.now().toISOString(),
-      destroyed_at: null,
-    };
-    pkcs8.fill(0);
-    await db
-      .insertInto('keys')
-      .values(row)
-      .execute()
-      .catch((e: unknown) => {
-        // Two generates can pass the label check at once; the unique index decides.
-        throw isUniqueViolation(e)
-          ? new ConflictError('ERR_KEY_LABEL_TAKEN', `a key labelled ${label} exists`)
-          : e;
-      });
-    this.#cache.set(id, privateKey);
-    return keyInfo(row);
+    await checkNewKey(db, label, algorithm);
+    return this.#insert(db, label, algorithm, generateSoftwareKeyPair(algorithm).privateKey);
   }
 
   /** See KeyStore.get. */
@@ -173,12 +131,22 @@ export class SoftwareKeyStore implements KeyStore {
     const privateKey = createPrivateKey(pkcs8Pem);
     const old = await this.findByLabel(label);
     if (old !== undefined) await this.#db.deleteFrom('keys').where('id', '=', old.id).execute();
+    return this.#insert(this.#db, label, algorithmOf(privateKey), privateKey);
+  }
+
+  /** Seals and records a private key held in this process. */
+  async #insert(
+    db: Executor,
+    label: string,
+    algorithm: KeyAlgorithm,
+    privateKey: KeyObject,
+  ): Promise<KeyInfo> {
     const id = newId('key');
     const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
     const row: KeysTable = {
       id,
       label,
-      algorithm: algorithmOf(privateKey),
+      algorithm,
       backend: 'software',
       public_key: new Uint8Array(createPublicKey(privateKey).export({ format: 'der', type: 'spki' })),
       wrapped_private: this.#seal(pkcs8, id, label),
@@ -187,7 +155,7 @@ export class SoftwareKeyStore implements KeyStore {
       destroyed_at: null,
     };
     pkcs8.fill(0);
-    await this.#db.insertInto('keys').values(row).execute();
+    await insertKeyRow(db, row);
     this.#cache.set(id, privateKey);
     return keyInfo(row);
   }

@@ -7,7 +7,7 @@ import type { Store } from '../store/database.ts';
 import type { ApiTokensTable } from '../store/tables/foundation.ts';
 import type { Actor } from './service.ts';
 
-/** Roles a token can carry (the server's ROLES, repeated here so the registry does not import the server). */
+/** Roles a token (or a station certificate) can carry; the server's ROLES. */
 export const TOKEN_ROLES = ['admin', 'operator', 'auditor', 'station', 'release-manager'] as const;
 /** One of TOKEN_ROLES. */
 export type TokenRole = (typeof TOKEN_ROLES)[number];

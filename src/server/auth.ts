@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { TLSSocket } from 'node:tls';
 import type { AuditLog } from '../audit/types.ts';
 import { AuthenticationError, ForbiddenError, ImprintError, InternalError } from '../core/errors.ts';
 import type { TokenService } from '../registry/tokens.ts';
 import type { Store } from '../store/database.ts';
+import { verifiedChain } from './peer-chain.ts';
 import type { Principal } from './types.ts';
 
 /** Maps a verified client certificate chain (leaf first) to a principal, or undefined if it is not one of ours. */
@@ -29,12 +29,12 @@ export function installAuth(app: FastifyInstance, deps: AuthDeps): void {
     if (request.routeOptions.url === undefined) return; // 404s fall through to the not-found handler
     if (access === undefined) throw new InternalError('ERR_ROUTE_ACCESS_UNSET', 'route has no access rule');
     if (access === 'public') return;
-    const chain = peerChain(request);
+    const chain = verifiedChain(request);
     if (access === 'device') {
-      request.principal = await fromCertificate(deps, chain);
       if (chain.length === 0) {
         throw new AuthenticationError('ERR_AUTH_CLIENT_CERT_REQUIRED', 'a client certificate is required');
       }
+      request.principal = await fromCertificate(deps, chain);
       return;
     }
     const principal = await authenticate(request, deps, chain);
@@ -98,21 +98,6 @@ async function fromCertificate(deps: AuthDeps, chain: readonly Uint8Array[]): Pr
     if (p !== undefined) return p;
   }
   return undefined;
-}
-
-/** The client certificate chain as DER, leaf first, only when the TLS layer verified it against our CAs. */
-export function peerChain(request: FastifyRequest): Uint8Array[] {
-  const socket = request.raw.socket as Partial<TLSSocket>;
-  if (typeof socket.getPeerCertificate !== 'function' || socket.authorized !== true) return [];
-  const out: Uint8Array[] = [];
-  let cert = socket.getPeerCertificate(true);
-  const seen = new Set<string>();
-  while (cert !== undefined && cert.raw !== undefined && !seen.has(cert.fingerprint256)) {
-    seen.add(cert.fingerprint256);
-    out.push(new Uint8Array(cert.raw));
-    cert = cert.issuerCertificate;
-  }
-  return out;
 }
 
 async function auditDenied(

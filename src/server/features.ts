@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { X509Certificate } from 'node:crypto';
-import { toPem } from '../core/encoding.ts';
+import { fromPemAll, toPem } from '../core/encoding.ts';
 import { factoryServices, type FactoryServices } from '../factory/runtime.ts';
 import { factoryRoutes } from '../factory/routes.ts';
 import { ReleaseService } from '../firmware/releases.ts';
@@ -48,7 +48,7 @@ export function createFeatures(p: Platform): Features {
           profile: 'ldevid',
           csr: csrDer,
         });
-        return [issued.certificate.der, ...pemBlocks(issued.chainPem)];
+        return [issued.certificate.der, ...fromPemAll(issued.chainPem, 'CERTIFICATE')];
       },
     }),
     signing: new SigningService(p),
@@ -122,10 +122,4 @@ export function stationResolver(p: Platform): CertificatePrincipalResolver {
     };
     return principal;
   };
-}
-
-function pemBlocks(pem: string): Uint8Array[] {
-  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map(
-    (m) => new Uint8Array(Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64')),
-  );
 }

@@ -3,12 +3,13 @@ import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
 import type { KeyStore } from '../keys/types.ts';
 import type { RegistryService } from '../registry/service.ts';
+import { TOKEN_ROLES, type TokenRole } from '../registry/tokens.ts';
 import type { Store } from '../store/database.ts';
 
 /** Operator and machine roles. A token or certificate carries exactly one, scoped to one tenant. */
-export const ROLES = ['admin', 'operator', 'auditor', 'station', 'release-manager'] as const;
+export const ROLES = TOKEN_ROLES;
 /** One of ROLES. */
-export type Role = (typeof ROLES)[number];
+export type Role = TokenRole;
 
 /** The authenticated caller of a request. */
 export interface Principal {

@@ -39,8 +39,7 @@ export async function openStore(
 ): Promise<Store> {
   const { db, dialect } = connect(location);
   try {
-    if (dialect === 'sqlite') await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
-    else await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
+    await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
   } catch (cause) {
     await db.destroy().catch(() => undefined);
     throw new UnavailableError('ERR_STORE_UNAVAILABLE', `cannot open the ${dialect} database`, { cause });

@@ -1,4 +1,4 @@
-import { sql, type ColumnDataType, type Expression, type RawBuilder } from 'kysely';
+import type { ColumnDataType } from 'kysely';
 
 /** Which SQL engine a store runs on; the only place dialect differences are decided. */
 export type DialectName = 'sqlite' | 'postgres';
@@ -18,9 +18,4 @@ export function typesFor(dialect: DialectName): DialectTypes {
   return dialect === 'postgres'
     ? { bytes: 'bytea', bigint: 'bigint', text: 'text' }
     : { bytes: 'blob', bigint: 'integer', text: 'text' };
-}
-
-/** A raw SQL expression, re-exported so feature code imports kysely from one place. */
-export function raw<T>(e: Expression<T>): RawBuilder<T> {
-  return sql<T>`${e}`;
 }

@@ -3,9 +3,9 @@
  * application/yang-data+json and +xml. Errors leave as `ietf-restconf:errors` with RFC 8040 status codes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { TLSSocket } from 'node:tls';
 import { Type } from 'typebox';
 import { ImprintError } from '../core/errors.ts';
+import { presentedChain } from '../server/peer-chain.ts';
 import type { SztpAdminService } from './admin-service.ts';
 import { sztpAdminRoutes } from './admin-routes.ts';
 import type { SztpBootstrapService } from './bootstrap-service.ts';
@@ -25,23 +25,6 @@ const MEDIA: Record<Encoding, string> = {
   xml: 'application/yang-data+xml',
 };
 const OPS = '/restconf/operations/ietf-sztp-bootstrap-server';
-
-/** The DER client certificate chain presented on this connection (leaf first), empty without mutual TLS. */
-export function peerChain(request: FastifyRequest): Uint8Array[] {
-  const socket = request.raw.socket as Partial<TLSSocket>;
-  if (typeof socket.getPeerCertificate !== 'function') return [];
-  const out: Uint8Array[] = [];
-  let c = socket.getPeerCertificate(true);
-  const seen = new Set<string>();
-  while (c !== undefined && c !== null && c.raw !== undefined && !seen.has(c.fingerprint256)) {
-    seen.add(c.fingerprint256);
-    out.push(new Uint8Array(c.raw));
-    const next = c.issuerCertificate;
-    if (next === undefined || next === c) break;
-    c = next;
-  }
-  return out;
-}
 
 function requestEncoding(request: FastifyRequest): Encoding | undefined {
   const ct = String(request.headers['content-type'] ?? '');
@@ -118,7 +101,7 @@ export async function sztpRoutes(app: FastifyInstance, deps: SztpRouteDeps): Pro
         ]);
       }
       try {
-        const caller = await deps.bootstrap.authenticate(peerChain(request), basicAuth(request));
+        const caller = await deps.bootstrap.authenticate(presentedChain(request), basicAuth(request));
         if (op === 'report-progress') {
           await deps.bootstrap.reportProgress(caller, parseProgressInput(raw, inEnc ?? 'json'));
           return reply.code(204).send();

@@ -87,12 +87,8 @@ export async function createTestApp(
   const prepared = (await options.prepare?.(platform, a.id)) ?? {};
   const app = await buildApp(
     {
+      ...platform,
       features,
-      ...core,
-      random: systemRandom,
-      tokens,
-      auditService,
-      logger,
       rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000,
       ...options.extra,
       ...prepared.extra,
