@@ -1,8 +1,13 @@
 /**
  * Factory throughput: devices/s for a line of P parallel simulated devices over TCP, and seconds per
  * device over a 115200-baud socat pty against the wire-time limit (bytes exchanged × 10 / baud).
- * Run: npx tsx bench/factory.ts [--quick] [--write]   (--write appends the results to docs/benchmarks.md)
+ * Run: npx tsx bench/factory.ts [--quick] [--write] [--tcp-only] [--parallel N] [--devices N] [--separate]
+ * (--write appends the results to docs/benchmarks.md; --parallel/--devices run one TCP row of that size;
+ * --separate runs the simulated devices in a child process, as real devices bring their own CPUs, so
+ * the CPU column is the station + server alone).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { appendFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -18,10 +23,23 @@ import { factoryFixture } from '../test/factory/helpers/factory.ts';
 import { ptyPair } from '../test/factory/helpers/pty.ts';
 
 const quick = process.argv.includes('--quick');
+const tcpOnly = process.argv.includes('--tcp-only');
+/** The numeric value after `--name`, if given. */
+function numArg(name: string): number | undefined {
+  const i = process.argv.indexOf(name);
+  const v = i < 0 ? undefined : Number(process.argv[i + 1]);
+  if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new Error(`${name} needs a positive integer`);
+  return v;
+}
+const onlyParallel = numArg('--parallel');
+const onlyDevices = numArg('--devices');
+const separate = process.argv.includes('--separate');
+const serveOnly = numArg('--serve-devices');
 const FIRMWARE = 8 * 1024;
 const BAUD = 115200;
 
 interface TcpRow {
+  mode: 'one process' | 'devices in a child process';
   parallel: number;
   devices: number;
   seconds: number;
@@ -31,10 +49,25 @@ interface TcpRow {
 
 async function tcp(parallel: number, devices: number): Promise<TcpRow> {
   const fx = await factoryFixture({ quantity: devices, firmwareSize: FIRMWARE });
-  const line = Array.from({ length: devices }, () =>
-    SimulatedDevice.create(undefined, { model: fx.modelName, durable: false }),
-  );
-  const { server, port } = await serveLine(line);
+  let child: ChildProcess | undefined;
+  let server: { close(): unknown } | undefined;
+  let port: number;
+  if (separate) {
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', process.argv[1]!, '--serve-devices', String(devices), '--model', fx.modelName],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const first = await new Promise<string>((resolve) =>
+      createInterface({ input: child!.stdout! }).once('line', resolve),
+    );
+    port = Number(/^port (\d+)$/.exec(first)?.[1]);
+  } else {
+    const line = Array.from({ length: devices }, () =>
+      SimulatedDevice.create(undefined, { model: fx.modelName, durable: false }),
+    );
+    ({ server, port } = await serveLine(line));
+  }
   const cpu = process.cpuUsage();
   const s = await runLine({
     api: fx.api,
@@ -44,11 +77,13 @@ async function tcp(parallel: number, devices: number): Promise<TcpRow> {
     connect: () => connectTcp('127.0.0.1', port),
   });
   const c = process.cpuUsage(cpu);
-  server.close();
+  server?.close();
+  child?.stdin?.end();
   await fx.core.close();
   if (s.failures.length > 0)
     throw new Error(`${s.failures.length} devices failed: ${JSON.stringify(s.failures[0])}`);
   return {
+    mode: separate ? 'devices in a child process' : 'one process',
     parallel,
     devices,
     seconds: s.seconds,
@@ -94,28 +129,52 @@ function pace(from: Duplex, to: Duplex): void {
   });
 }
 
-const load = loadavg()[0]!.toFixed(1);
-const rows: TcpRow[] = [];
-for (const p of quick ? [8] : [1, 8, 32]) rows.push(await tcp(p, quick ? 100 : p === 1 ? 100 : 500));
-const u = await uart(quick ? 1 : 3);
-const md = [
-  '',
-  '## Factory (bench/factory.ts)',
-  '',
-  `Run ${new Date().toISOString()} on ${process.platform}/${process.arch}, Node ${process.version}, load average ${load} at start`,
-  `(the machine is shared; CPU ms/device is the station+server+simulated-devices cost in this one process).`,
-  `SQLite store, software CA keys, ${FIRMWARE / 1024} KiB firmware per device, simulated devices in the same process.`,
-  '',
-  '| line | devices | parallel | seconds | devices/s | CPU ms/device |',
-  '|---|---:|---:|---:|---:|---:|',
-  ...rows.map(
-    (r) =>
-      `| TCP | ${r.devices} | ${r.parallel} | ${r.seconds.toFixed(2)} | ${r.rate.toFixed(1)} | ${r.cpuMsPerDevice.toFixed(1)} |`,
-  ),
-  '',
-  `UART (socat pty pairs joined by a bridge that paces bytes at ${BAUD} baud, 8N1): ${u.seconds.toFixed(2)} s/device for ${Math.round(u.bytes)} bytes exchanged;`,
-  `wire time ${u.wire.toFixed(2)} s (bytes × 10 / baud), ratio ${(u.seconds / u.wire).toFixed(2)}× (target ≤ 1.5×).`,
-  '',
-].join('\n');
-process.stdout.write(md);
-if (process.argv.includes('--write')) appendFileSync(new URL('../docs/benchmarks.md', import.meta.url), md);
+/** Child mode: serves `n` simulated devices over TCP, prints the port, exits when stdin closes. */
+async function serveDevices(n: number): Promise<void> {
+  const i = process.argv.indexOf('--model');
+  const model = process.argv[i + 1] ?? 'sensor-1';
+  const line = Array.from({ length: n }, () => SimulatedDevice.create(undefined, { model, durable: false }));
+  const { port } = await serveLine(line);
+  process.stdout.write(`port ${port}\n`);
+  process.stdin.resume();
+  process.stdin.once('end', () => process.exit(0));
+}
+
+if (serveOnly !== undefined) await serveDevices(serveOnly);
+else await main();
+
+async function main(): Promise<void> {
+  const load = loadavg()[0]!.toFixed(1);
+  const rows: TcpRow[] = [];
+  if (onlyParallel !== undefined || onlyDevices !== undefined) {
+    rows.push(await tcp(onlyParallel ?? 8, onlyDevices ?? 500));
+  } else {
+    for (const p of quick ? [8] : [1, 8, 32]) rows.push(await tcp(p, quick ? 100 : p === 1 ? 100 : 500));
+  }
+  const u = tcpOnly ? undefined : await uart(quick ? 1 : 3);
+  const md = [
+    '',
+    '## Factory (bench/factory.ts)',
+    '',
+    `Run ${new Date().toISOString()} on ${process.platform}/${process.arch}, Node ${process.version}, load average ${load} at start`,
+    `(the machine is shared; CPU ms/device is the station+server+simulated-devices cost in this one process).`,
+    `SQLite store, software CA keys, ${FIRMWARE / 1024} KiB firmware per device, simulated devices in the same process.`,
+    '',
+    '| line | devices | parallel | seconds | devices/s | CPU ms/device |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| TCP (${r.mode}) | ${r.devices} | ${r.parallel} | ${r.seconds.toFixed(2)} | ${r.rate.toFixed(1)} | ${r.cpuMsPerDevice.toFixed(1)} |`,
+    ),
+    '',
+    ...(u === undefined
+      ? []
+      : [
+          `UART (socat pty pairs joined by a bridge that paces bytes at ${BAUD} baud, 8N1): ${u.seconds.toFixed(2)} s/device for ${Math.round(u.bytes)} bytes exchanged;`,
+          `wire time ${u.wire.toFixed(2)} s (bytes × 10 / baud), ratio ${(u.seconds / u.wire).toFixed(2)}× (target ≤ 1.5×).`,
+          '',
+        ]),
+  ].join('\n');
+  process.stdout.write(md);
+  if (process.argv.includes('--write')) appendFileSync(new URL('../docs/benchmarks.md', import.meta.url), md);
+}

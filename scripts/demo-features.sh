@@ -48,17 +48,20 @@ LABEL=$(ls "$DEMO_DIR"/labels/*.png | head -1)
 imprint claim --qr "$LABEL" --tenant Globex
 if imprint claim --qr "$LABEL" --tenant Globex 2>/dev/null; then echo "second claim accepted?!"; exit 1; else echo "second claim refused, as it must be"; fi
 
-step "firmware: a release key in the key store signs an MCUboot image; the TUF repository publishes it"
+step "firmware: the code-signing key (its hash is in every device's fuses) signs an MCUboot image; TUF publishes it"
 RM=$(imprint --json token create --name release --role release-manager | json token)
 rm_api() { curl -s --cacert "$CA" -H "Authorization: Bearer $RM" -H 'content-type: application/json' "$@"; }
-KEY=$(rm_api -X POST "$URL/api/v1/firmware/keys" -d '{"label":"release-2026","algorithm":"ecdsa-p256"}' | json keyId)
+KEY=$(rm_api -X POST "$URL/api/v1/firmware/keys/code-signing-ca" -d "{}" | json keyId)
 head -c 65536 /dev/urandom > "$DEMO_DIR/app.bin"
 FW=$(base64 -w0 "$DEMO_DIR/app.bin")
-printf '{"keyId":"%s","firmware":"%s","version":"1.1.0","securityCounter":2}' "$KEY" "$FW" > "$DEMO_DIR/sign.json"
+printf '{"keyId":"%s","firmware":"%s","version":"1.1.0","securityCounter":2,"publicKeyFormat":"full"}' "$KEY" "$FW" > "$DEMO_DIR/sign.json"
 SIGNED=$(rm_api -X POST "$URL/api/v1/firmware/sign" --data-binary @"$DEMO_DIR/sign.json")
 DIGEST=$(echo "$SIGNED" | json imageDigest)
+[[ $DIGEST =~ ^[0-9a-f]{64}$ ]] || { echo "signing failed: $SIGNED" >&2; exit 1; }
 echo "signed 1.1.0 (security counter 2): image digest $DIGEST"
 rm_api -X POST "$URL/api/v1/firmware/tuf/init" -d '{}' >/dev/null
 rm_api -X POST "$URL/api/v1/firmware/tuf/targets" -d "{\"imageDigest\":\"$DIGEST\",\"modelId\":\"$MODEL\"}" >/dev/null
+echo "$RM" > "$DEMO_DIR/release-manager.token"
+echo "$DIGEST" > "$DEMO_DIR/release-1.1.0.digest"
 TENANT=$(imprint --json tenant list | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).find(t=>t.kind==="manufacturer").id))')
 curl -s --cacert "$CA" "$URL/tuf/$TENANT/timestamp.json" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const t=JSON.parse(s);console.log("TUF timestamp v"+t.signed.version+", expires "+t.signed.expires+", "+t.signatures.length+" signature(s)")})'

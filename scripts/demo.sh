@@ -41,9 +41,12 @@ for i in 1 2 3; do
 done
 imprint device list
 
-if [[ -x scripts/demo-features.sh ]]; then
-  ADMIN="$ADMIN" PORT="$PORT" MODEL="$MODEL" DEMO_DIR="$DEMO_DIR" bash scripts/demo-features.sh
-fi
+# The life-cycle steps: factory, PKI, ownership and firmware; then zero-touch onboarding; then an update.
+for part in features sztp update; do
+  if [[ -f scripts/demo-$part.sh ]]; then
+    ADMIN="$ADMIN" PORT="$PORT" MODEL="$MODEL" DEMO_DIR="$DEMO_DIR" bash "scripts/demo-$part.sh"
+  fi
+done
 
 step "4. the audit log: every change above, verifiable offline"
 imprint audit tail -n 5

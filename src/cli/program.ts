@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ImprintError } from '../core/errors.ts';
 import { deviceCommand, modelCommand, tenantCommand } from './device.ts';
+import { deviceUpdateCommand } from './device-update.ts';
 import { initCommand } from './init.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
@@ -9,7 +10,8 @@ import { cliActor, openFromProgram } from './context.ts';
 import { caCommand, certCommand } from './ca.ts';
 import { claimCommand, deviceSimulateCommand, factoryCommand, manifestCommand } from './factory.ts';
 import { firmwareCommand, type OpenFirmware } from './firmware.ts';
-import { deviceOnboardCommand, sztpCommand } from './sztp.ts';
+import { sztpCommand } from './sztp.ts';
+import { deviceIdevidCommand, deviceOnboardCommand } from './device-onboard.ts';
 import { createFeatures } from '../server/features.ts';
 import { ValidationError } from '../core/errors.ts';
 
@@ -56,6 +58,8 @@ export function buildProgram(): Command {
   const device = deviceCommand();
   device.addCommand(deviceSimulateCommand());
   device.addCommand(deviceOnboardCommand());
+  device.addCommand(deviceIdevidCommand());
+  device.addCommand(deviceUpdateCommand());
   for (const cmd of [
     initCommand(),
     serveCommand(),
@@ -81,7 +85,8 @@ export function buildProgram(): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     await buildProgram().parseAsync([...argv]);
-    return 0;
+    // Commands that finish without an error but with a negative outcome (a refused update) set exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof ImprintError) {

@@ -1,6 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { CertificatePrincipalResolver } from '../server/auth.ts';
-import { clientCas, createFeatures, featureRoutes, stationResolver } from '../server/features.ts';
+import {
+  clientCas,
+  createFeatures,
+  deviceResolver,
+  featureRoutes,
+  stationResolver,
+} from '../server/features.ts';
 import type { Platform } from '../server/platform.ts';
 
 /** What each feature adds to a running server: routes, client-certificate principals, trusted client CAs, periodic work. */
@@ -17,7 +23,7 @@ export async function serveHooks(p: Platform): Promise<ServeHooks> {
   const f = createFeatures(p);
   return {
     features: featureRoutes(p, f),
-    certificateResolvers: [stationResolver(p)],
+    certificateResolvers: [stationResolver(p), deviceResolver(p)],
     clientCas: await clientCas(p, f),
     async tick() {
       // CRLs that are due are re-signed; a new signed tree head whenever the log has grown.

@@ -4,6 +4,8 @@ import { Command } from 'commander';
 import { ValidationError } from '../core/errors.ts';
 import { DeviceAgent } from '../device/agent.ts';
 import { serveLine } from '../device/line.ts';
+import { Pkcs11SecureElement } from '../device/pkcs11-se.ts';
+import type { SecureElement } from '../device/secure-element.ts';
 import { SimulatedDevice } from '../device/simulator.ts';
 import { LinkServer } from '../factory/link/server.ts';
 import { openSerial, parseHostPort } from '../factory/link/transport.ts';
@@ -13,6 +15,21 @@ function int(v: string, name: string): number {
   if (!Number.isSafeInteger(n) || n < 1)
     throw new ValidationError('ERR_VALIDATION', `${name} must be a positive integer`);
   return n;
+}
+
+/** A PKCS#11 secure-element factory from the options, or undefined for the software element. */
+function pkcs11Element(
+  module: string | undefined,
+  tokenLabel: string | undefined,
+): ((uid: Uint8Array) => SecureElement) | undefined {
+  if (module === undefined && tokenLabel === undefined) return undefined;
+  const pin = process.env.IMPRINT_SE_PIN;
+  if (module === undefined || tokenLabel === undefined || pin === undefined)
+    throw new ValidationError(
+      'ERR_VALIDATION',
+      '--pkcs11-module and --pkcs11-token go together, with the user PIN in $IMPRINT_SE_PIN',
+    );
+  return (uid) => Pkcs11SecureElement.open({ module, tokenLabel, pin }, uid);
 }
 
 /**
@@ -29,6 +46,11 @@ export function deviceSimulateCommand(): Command {
     .option('--dir <dir>', 'state directory of a line', 'devices')
     .option('--pty <path>', 'serve on this serial port (115200 baud)')
     .option('--listen <[host:]port>', 'serve over TCP')
+    .option(
+      '--pkcs11-module <path>',
+      'keep each device secure element in this PKCS#11 module (PIN: $IMPRINT_SE_PIN)',
+    )
+    .option('--pkcs11-token <label>', 'the token of --pkcs11-module')
     .action(
       async (o: {
         model: string;
@@ -38,11 +60,19 @@ export function deviceSimulateCommand(): Command {
         dir: string;
         pty?: string;
         listen?: string;
+        pkcs11Module?: string;
+        pkcs11Token?: string;
       }) => {
+        const secureElement = pkcs11Element(o.pkcs11Module, o.pkcs11Token);
+        const se = secureElement === undefined ? {} : { secureElement };
         const load = (path: string, serial?: string) =>
           existsSync(path)
-            ? SimulatedDevice.open(path)
-            : SimulatedDevice.create(path, { model: o.model, ...(serial === undefined ? {} : { serial }) });
+            ? SimulatedDevice.open(path, se)
+            : SimulatedDevice.create(path, {
+                model: o.model,
+                ...se,
+                ...(serial === undefined ? {} : { serial }),
+              });
         let devices: SimulatedDevice[];
         if (o.count !== undefined) {
           mkdirSync(o.dir, { recursive: true });

@@ -1,15 +1,7 @@
-/** `imprint sztp …` (owners, MASA, CAs, bindings, records, vouchers, webhooks, log) and `imprint device onboard`. */
+/** `imprint sztp …` (owners, MASA, CAs, bindings, records, vouchers, webhooks, log); `imprint device onboard` is in device-onboard.ts. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { createPrivateKey } from 'node:crypto';
-import { Resolver } from 'node:dns/promises';
-import { systemClock } from '../core/clock.ts';
-import { fromHex, fromPemAll } from '../core/encoding.ts';
 import { ValidationError } from '../core/errors.ts';
-import { runAgent } from '../device/sztp/agent.ts';
-import { discoverByDns, parseDhcpBootstrapServerList } from '../device/sztp/discovery.ts';
-import { FilePlatform } from '../device/sztp/file-platform.ts';
-import { softwareIdentity, type ServerRef } from '../device/sztp/identity.ts';
 import type { SztpAdminService } from '../sztp/admin-service.ts';
 import type { SztpBootstrapService } from '../sztp/bootstrap-service.ts';
 
@@ -41,17 +33,36 @@ export function sztpCommand(open: () => Promise<SztpCliContext>): Command {
     .command('add')
     .requiredOption('--tenant <id>', 'owner tenant id')
     .requiredOption('--name <name>', 'owner name')
-    .requiredOption('--chain <pem-file>', 'owner certificate first, pinned domain certificate last')
+    .option('--chain <pem-file>', 'owner certificate first, pinned domain certificate last')
     .option('--key <key-id>', 'key-store key of the owner certificate (omit on a server that only redirects)')
-    .action((o: { tenant: string; name: string; chain: string; key?: string }) =>
-      run((c) =>
-        c.admin.registerOwner(c.actor, {
-          tenantId: o.tenant,
-          name: o.name,
-          chainPem: readFileSync(o.chain, 'utf8'),
-          ...(o.key !== undefined ? { keyId: o.key } : {}),
-        }),
-      )(),
+    .option(
+      '--generate',
+      'generate the owner key here, with a self-signed certificate (its own pinned domain cert)',
+    )
+    .option('--out <pem-file>', 'with --generate: write the owner certificate here')
+    .action(
+      (o: { tenant: string; name: string; chain?: string; key?: string; generate?: boolean; out?: string }) =>
+        run(async (c) => {
+          if (o.generate === true) {
+            if (o.chain !== undefined || o.key !== undefined)
+              throw new ValidationError(
+                'ERR_VALIDATION',
+                '--generate makes the key and chain; drop --chain/--key',
+              );
+            const owner = await c.admin.generateOwner(c.actor, { tenantId: o.tenant, name: o.name });
+            if (o.out !== undefined) writeFileSync(o.out, owner.certificatePem);
+            const { certificatePem: _pem, ...view } = owner;
+            return view;
+          }
+          if (o.chain === undefined)
+            throw new ValidationError('ERR_VALIDATION', 'give --chain or --generate');
+          return c.admin.registerOwner(c.actor, {
+            tenantId: o.tenant,
+            name: o.name,
+            chainPem: readFileSync(o.chain, 'utf8'),
+            ...(o.key !== undefined ? { keyId: o.key } : {}),
+          });
+        })(),
     );
   owner
     .command('list')
@@ -61,18 +72,40 @@ export function sztpCommand(open: () => Promise<SztpCliContext>): Command {
     .command('masa')
     .description("set the manufacturer's voucher-signing key")
     .requiredOption('--tenant <id>', 'manufacturer tenant id')
-    .requiredOption('--key <key-id>', 'key-store key')
-    .requiredOption('--chain <pem-file>', 'MASA certificate first')
+    .option('--key <key-id>', 'key-store key')
+    .option('--chain <pem-file>', 'MASA certificate first')
+    .option(
+      '--generate',
+      "generate the key here, with a self-signed certificate (the devices' voucher trust anchor)",
+    )
+    .option('--out <pem-file>', 'with --generate: write the MASA certificate here')
     .option('--days <n>', 'voucher validity in days', '30')
-    .action((o: { tenant: string; key: string; chain: string; days: string }) =>
-      run((c) =>
-        c.admin.setMasa(c.actor, {
-          tenantId: o.tenant,
-          keyId: o.key,
-          chainPem: readFileSync(o.chain, 'utf8'),
-          validityDays: Number(o.days),
-        }),
-      )(),
+    .action(
+      (o: { tenant: string; key?: string; chain?: string; generate?: boolean; out?: string; days: string }) =>
+        run(async (c) => {
+          if (o.generate === true) {
+            if (o.chain !== undefined || o.key !== undefined)
+              throw new ValidationError(
+                'ERR_VALIDATION',
+                '--generate makes the key and chain; drop --chain/--key',
+              );
+            const masa = await c.admin.generateMasa(c.actor, {
+              tenantId: o.tenant,
+              validityDays: Number(o.days),
+            });
+            if (o.out !== undefined) writeFileSync(o.out, masa.certificatePem);
+            return { keyId: masa.keyId, ...(o.out !== undefined ? { certificate: o.out } : {}) };
+          }
+          if (o.chain === undefined || o.key === undefined)
+            throw new ValidationError('ERR_VALIDATION', 'give --key and --chain, or --generate');
+          await c.admin.setMasa(c.actor, {
+            tenantId: o.tenant,
+            keyId: o.key,
+            chainPem: readFileSync(o.chain, 'utf8'),
+            validityDays: Number(o.days),
+          });
+          return undefined;
+        })(),
     );
   cmd
     .command('ca')
@@ -96,6 +129,21 @@ export function sztpCommand(open: () => Promise<SztpCliContext>): Command {
           ownerId: o.owner,
           serials: o.serial,
           ...(o.batch !== undefined ? { batchId: o.batch } : {}),
+        }),
+      )(),
+    );
+  cmd
+    .command('import-manifest')
+    .description("bind every device of a device maker's signed batch manifest (JWS) to an owner")
+    .requiredOption('--owner <id>', 'owner id')
+    .requiredOption('--file <jws>', 'the manifest (imprint manifest sign --out)')
+    .option('--register-devices', 'register listed devices this server does not know yet (owner-run server)')
+    .action((o: { owner: string; file: string; registerDevices?: boolean }) =>
+      run((c) =>
+        c.admin.importManifest(c.actor, {
+          ownerId: o.owner,
+          jws: readFileSync(o.file, 'utf8').trim(),
+          registerDevices: o.registerDevices === true,
         }),
       )(),
     );
@@ -173,66 +221,4 @@ export function sztpCommand(open: () => Promise<SztpCliContext>): Command {
     .requiredOption('--device <id>', 'device id')
     .action((o: { tenant: string; device: string }) => run((c) => c.admin.log(o.tenant, o.device))());
   return cmd;
-}
-
-function pemFile(path: string): Uint8Array[] {
-  const ders = fromPemAll(readFileSync(path, 'utf8'), 'CERTIFICATE');
-  if (ders.length === 0) throw new ValidationError('ERR_SZTP_CERT_INVALID', `${path} holds no certificate`);
-  return ders;
-}
-
-/** `imprint device onboard`: runs the SZTP agent with an IDevID from files and a state directory. */
-export function deviceOnboardCommand(): Command {
-  return new Command('onboard')
-    .description('bootstrap this device by SZTP (RFC 8572)')
-    .requiredOption('--serial <serial>', 'device serial (as in the IDevID)')
-    .requiredOption('--cert <pem-file>', 'IDevID certificate chain, leaf first')
-    .requiredOption('--key <pem-file>', 'IDevID private key (PKCS#8)')
-    .option('--server <host:port>', 'well-known bootstrap server (repeatable)', collect, [])
-    .option('--server-ca <pem-file>', 'trust anchors for bootstrap servers')
-    .requiredOption('--voucher-ca <pem-file>', 'trust anchors for ownership vouchers (MASA roots)')
-    .option('--dhcp-option <hex>', 'DHCP option 143 payload')
-    .option('--dns-domain <domain>', 'discover bootstrap servers in DNS')
-    .option('--xml', 'speak yang-data+xml')
-    .option('--run-scripts', 'run pre/post configuration scripts with /bin/sh')
-    .requiredOption('--state-dir <dir>', 'where the boot image and configuration go')
-    .action(
-      async (o: {
-        serial: string;
-        cert: string;
-        key: string;
-        server: string[];
-        serverCa?: string;
-        voucherCa: string;
-        dhcpOption?: string;
-        dnsDomain?: string;
-        xml?: boolean;
-        runScripts?: boolean;
-        stateDir: string;
-      }) => {
-        const servers: ServerRef[] = o.server.map((s) => {
-          const m = /^(.+):(\d+)$/.exec(s);
-          return m === null ? { address: s } : { address: m[1] ?? s, port: Number(m[2]) };
-        });
-        const discovered: ServerRef[] = [];
-        if (o.dhcpOption !== undefined)
-          discovered.push(...parseDhcpBootstrapServerList(fromHex(o.dhcpOption.replace(/[:\s]/g, ''))));
-        if (o.dnsDomain !== undefined) discovered.push(...(await discoverByDns(new Resolver(), o.dnsDomain)));
-        const key = createPrivateKey(readFileSync(o.key));
-        const result = await runAgent({
-          state: {
-            identity: softwareIdentity(o.serial, pemFile(o.cert), key),
-            bootstrapServers: servers,
-            serverTrustAnchors: o.serverCa !== undefined ? pemFile(o.serverCa) : [],
-            voucherTrustAnchors: pemFile(o.voucherCa),
-            clock: systemClock,
-          },
-          platform: new FilePlatform(o.stateDir, { runScripts: o.runScripts === true }),
-          encoding: o.xml === true ? 'xml' : 'json',
-          discovered,
-        });
-        print(result);
-        if (!result.ok) process.exitCode = 1;
-      },
-    );
 }

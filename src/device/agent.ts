@@ -1,6 +1,8 @@
-import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { ConflictError, ImprintError, ValidationError } from '../core/errors.ts';
 import { bytesEqual, toHex } from '../core/encoding.ts';
+import { IMAGE_COUNTER } from '../firmware/boot/adapter.ts';
+import { verifyBootImage } from '../firmware/boot/verify.ts';
 import { buildIdentityCsr } from './csr.ts';
 import { secretsInfo, transportKeyStatement } from './hpke.ts';
 import type { SimulatedDevice } from './simulator.ts';
@@ -14,7 +16,8 @@ const MAX_IMAGE = 16 * 1024 * 1024;
  * device (secure element, fuses, flash). Mutating requests are refused once the provisioned lock
  * bit is set. Throws (relayed to the station) ERR_DEVICE_LOCKED, ERR_AGENT_BAD_PARAMS,
  * ERR_AGENT_UNKNOWN_METHOD, ERR_DEVICE_FIRMWARE_INCOMPLETE, ERR_DEVICE_FIRMWARE_SIGNATURE,
- * ERR_DEVICE_ROTPK_MISMATCH, and the simulator's and secure element's codes.
+ * ERR_DEVICE_ROTPK_MISMATCH, and the simulator's and secure element's codes (ERR_SE_CERT_KEY_MISMATCH when
+ * the stored IDevID certifies another key).
  */
 export class DeviceAgent {
   readonly #d: SimulatedDevice;
@@ -44,6 +47,16 @@ export class DeviceAgent {
       case 'identity.csr':
         this.#unlocked();
         return { csr: await buildIdentityCsr(se, d.serial) };
+      case 'identity.store': {
+        // The IDevID and its CA chain, kept with the key: the device presents them in mutual TLS (SZTP).
+        this.#unlocked();
+        const chain = p.chain ?? [];
+        if (!Array.isArray(chain) || !chain.every((c) => c instanceof Uint8Array)) {
+          throw new ValidationError('ERR_AGENT_BAD_PARAMS', 'chain must be a list of certificates');
+        }
+        await se.storeIdentityChain([bytes(p, 'certificate'), ...chain]);
+        return { stored: 1 + chain.length };
+      }
       case 'transport.key': {
         const publicKey = await se.transportPublicKey();
         return { publicKey, signature: await se.sign(transportKeyStatement(d.serial, publicKey)) };
@@ -73,7 +86,7 @@ export class DeviceAgent {
       case 'firmware.chunk':
         return this.#chunk(p);
       case 'firmware.commit':
-        return this.#commit(p);
+        return this.#commit();
       case 'config.write':
         this.#unlocked();
         d.writeSlot('config', bytes(p, 'config'));
@@ -122,7 +135,7 @@ export class DeviceAgent {
     return { received: img.received };
   }
 
-  #commit(p: Record<string, unknown>): Record<string, unknown> {
+  #commit(): Record<string, unknown> {
     this.#unlocked();
     const img = this.#image;
     if (img === undefined || img.received !== img.data.length || !bytesEqual(sha256(img.data), img.sha256)) {
@@ -131,26 +144,24 @@ export class DeviceAgent {
         'firmware image incomplete or its hash differs',
       );
     }
-    const publicKey = bytes(p, 'publicKey');
-    const signature = bytes(p, 'signature');
     const rotpk = this.#d.rotpkHash();
-    if (rotpk === undefined || !bytesEqual(rotpk, sha256(publicKey))) {
+    if (rotpk === undefined) {
+      throw new ImprintError('ERR_DEVICE_ROTPK_MISMATCH', 403, 'no root-of-trust key is burned yet');
+    }
+    // The image must pass the same check the boot ROM makes on every boot, or the device would brick.
+    const verdict = verifyBootImage(img.data, {
+      allowedKeyHashes: [rotpk],
+      minSecurityCounter: this.#d.counter(IMAGE_COUNTER),
+    });
+    if (!verdict.ok) {
       throw new ImprintError(
-        'ERR_DEVICE_ROTPK_MISMATCH',
+        'ERR_DEVICE_FIRMWARE_SIGNATURE',
         403,
-        'the signing key is not the device root of trust',
+        `firmware refused by secure boot: ${verdict.refusal.message}`,
+        { details: { reason: verdict.refusal.code } },
       );
     }
-    let ok: boolean;
-    try {
-      const key = createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
-      ok = nodeVerify('sha256', img.data, key, signature);
-    } catch {
-      ok = false;
-    }
-    if (!ok)
-      throw new ImprintError('ERR_DEVICE_FIRMWARE_SIGNATURE', 403, 'firmware signature does not verify');
-    this.#d.writeSlot('primary', img.data, signature);
+    this.#d.writeSlot('primary', img.data);
     this.#image = undefined;
     return { sha256: toHex(sha256(this.#d.readSlot('primary')!)) };
   }

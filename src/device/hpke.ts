@@ -1,7 +1,10 @@
 /**
- * HPKE (RFC 9180) base mode, single shot, for the one suite Imprint seals device secrets with:
- * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM. Written on node:crypto (synchronous, about
- * 30× faster than the WebCrypto path on a busy line); tests check it both ways against @hpke/core.
+ * HPKE (RFC 9180) base mode, single shot, for the suites Imprint seals device secrets with:
+ * DHKEM(X25519, HKDF-SHA256) or, for secure elements without Curve25519 (PKCS#11 tokens such as
+ * SoftHSM), DHKEM(P-256, HKDF-SHA256); both with HKDF-SHA256 and AES-256-GCM. The KEM follows from the
+ * device's transport key (32 raw bytes: X25519; a 65-byte uncompressed point: P-256). Written on
+ * node:crypto (synchronous, about 30× faster than the WebCrypto path on a busy line); tests check it
+ * both ways against @hpke/core.
  */
 import {
   createCipheriv,
@@ -19,12 +22,65 @@ import { concatBytes } from '../core/encoding.ts';
 import type { SealedMessage } from './secure-element.ts';
 
 const te = new TextEncoder();
-const KEM_ID = 0x0020;
 const KDF_ID = 0x0001;
 const AEAD_ID = 0x0002;
-const SUITE_KEM = concatBytes(te.encode('KEM'), i2osp(KEM_ID, 2));
-const SUITE = concatBytes(te.encode('HPKE'), i2osp(KEM_ID, 2), i2osp(KDF_ID, 2), i2osp(AEAD_ID, 2));
 const V1 = te.encode('HPKE-v1');
+
+/** A KEM Imprint speaks: its RFC 9180 id and its raw public-key codec. */
+interface Kem {
+  readonly id: number;
+  /** suite_id of the KEM's own labeled KDF calls, and of the key schedule. */
+  readonly suiteKem: Uint8Array;
+  readonly suite: Uint8Array;
+  publicFromRaw(raw: Uint8Array): KeyObject;
+  rawPublic(k: KeyObject): Uint8Array;
+  generate(): { privateKey: KeyObject; publicKey: KeyObject };
+}
+
+function kem(id: number, codec: Pick<Kem, 'publicFromRaw' | 'rawPublic' | 'generate'>): Kem {
+  return {
+    id,
+    suiteKem: concatBytes(te.encode('KEM'), i2osp(id, 2)),
+    suite: concatBytes(te.encode('HPKE'), i2osp(id, 2), i2osp(KDF_ID, 2), i2osp(AEAD_ID, 2)),
+    ...codec,
+  };
+}
+
+const X25519 = kem(0x0020, {
+  publicFromRaw,
+  rawPublic,
+  generate: () => generateKeyPairSync('x25519'),
+});
+
+/** DHKEM(P-256, HKDF-SHA256): public keys are uncompressed SEC1 points, the DH output is x. */
+const P256 = kem(0x0010, {
+  publicFromRaw: (raw) => {
+    if (raw.length !== 65 || raw[0] !== 4) throw new Error('P-256 keys are 65-byte uncompressed points');
+    return createPublicKey({
+      key: {
+        kty: 'EC',
+        crv: 'P-256',
+        x: Buffer.from(raw.subarray(1, 33)).toString('base64url'),
+        y: Buffer.from(raw.subarray(33)).toString('base64url'),
+      },
+      format: 'jwk',
+    });
+  },
+  rawPublic: (k) => {
+    const jwk = k.export({ format: 'jwk' });
+    return concatBytes(
+      new Uint8Array([4]),
+      new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url')),
+      new Uint8Array(Buffer.from(jwk.y ?? '', 'base64url')),
+    );
+  },
+  generate: () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }),
+});
+
+/** The KEM of a recipient's raw public key. */
+function kemOf(recipientRaw: Uint8Array): Kem {
+  return recipientRaw.length === 65 ? P256 : X25519;
+}
 
 /** The HPKE `info` for factory secrets: binds the ciphertext to one device serial. */
 export function secretsInfo(serial: string): Uint8Array {
@@ -36,25 +92,30 @@ export function transportKeyStatement(serial: string, transportPublicKey: Uint8A
   return encodeCbor(['imprint/transport-key/v1', serial, transportPublicKey]);
 }
 
-/** Seals `plaintext` to a raw X25519 public key. Throws ERR_HPKE_BAD_PUBLIC_KEY. */
+/** Seals `plaintext` to a raw X25519 or P-256 public key. Throws ERR_HPKE_BAD_PUBLIC_KEY. */
 export function sealTo(
   recipientRaw: Uint8Array,
   plaintext: Uint8Array,
   info: Uint8Array,
   aad: Uint8Array,
 ): Promise<SealedMessage> {
+  const k = kemOf(recipientRaw);
   let pkR: KeyObject;
   try {
-    pkR = publicFromRaw(recipientRaw);
+    pkR = k.publicFromRaw(recipientRaw);
   } catch (cause) {
     return Promise.reject(
-      new ValidationError('ERR_HPKE_BAD_PUBLIC_KEY', 'transport public key is not an X25519 key', { cause }),
+      new ValidationError(
+        'ERR_HPKE_BAD_PUBLIC_KEY',
+        'transport public key is neither an X25519 key nor a P-256 point',
+        { cause },
+      ),
     );
   }
-  const { privateKey: skE, publicKey: pkE } = generateKeyPairSync('x25519');
-  const enc = rawPublic(pkE);
+  const { privateKey: skE, publicKey: pkE } = k.generate();
+  const enc = k.rawPublic(pkE);
   const dh = new Uint8Array(diffieHellman({ privateKey: skE, publicKey: pkR }));
-  const { key, nonce } = keySchedule(sharedSecret(dh, concatBytes(enc, recipientRaw)), info);
+  const { key, nonce } = keySchedule(k, sharedSecret(k, dh, concatBytes(enc, recipientRaw)), info);
   const c = createCipheriv('aes-256-gcm', key, nonce);
   c.setAAD(aad);
   const ciphertext = concatBytes(c.update(plaintext), c.final(), c.getAuthTag());
@@ -73,20 +134,52 @@ export function openWith(
     const skR = privateFromRaw(privateRaw);
     const pkRm = rawPublic(createPublicKey(skR));
     const dh = new Uint8Array(diffieHellman({ privateKey: skR, publicKey: publicFromRaw(sealed.enc) }));
-    const { key, nonce } = keySchedule(sharedSecret(dh, concatBytes(sealed.enc, pkRm)), info);
-    const ct = sealed.ciphertext;
-    if (ct.length < 16) throw new Error('short ciphertext');
-    const d = createDecipheriv('aes-256-gcm', key, nonce);
-    d.setAAD(aad);
-    d.setAuthTag(ct.subarray(ct.length - 16));
-    const pt = concatBytes(d.update(ct.subarray(0, ct.length - 16)), d.final());
-    key.fill(0);
-    return Promise.resolve(pt);
+    return Promise.resolve(decrypt(X25519, dh, pkRm, sealed, info, aad));
   } catch (cause) {
-    return Promise.reject(
-      new ImprintError('ERR_SE_OPEN_FAILED', 400, 'sealed secrets could not be opened', { cause }),
-    );
+    return Promise.reject(openFailed(cause));
   }
+}
+
+/**
+ * Opens a message sealed to a P-256 transport key whose private half stays in a token: `dh` computes
+ * ECDH(skR, enc) there (the x coordinate). Throws ERR_SE_OPEN_FAILED.
+ */
+export async function openWithP256Dh(
+  dh: (enc: Uint8Array) => Promise<Uint8Array>,
+  recipientRaw: Uint8Array,
+  sealed: SealedMessage,
+  info: Uint8Array,
+  aad: Uint8Array,
+): Promise<Uint8Array> {
+  try {
+    P256.publicFromRaw(sealed.enc);
+    return decrypt(P256, await dh(sealed.enc), recipientRaw, sealed, info, aad);
+  } catch (cause) {
+    throw openFailed(cause);
+  }
+}
+
+function decrypt(
+  k: Kem,
+  dh: Uint8Array,
+  pkRm: Uint8Array,
+  sealed: SealedMessage,
+  info: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  const { key, nonce } = keySchedule(k, sharedSecret(k, dh, concatBytes(sealed.enc, pkRm)), info);
+  const ct = sealed.ciphertext;
+  if (ct.length < 16) throw new Error('short ciphertext');
+  const d = createDecipheriv('aes-256-gcm', key, nonce);
+  d.setAAD(aad);
+  d.setAuthTag(ct.subarray(ct.length - 16));
+  const pt = concatBytes(d.update(ct.subarray(0, ct.length - 16)), d.final());
+  key.fill(0);
+  return pt;
+}
+
+function openFailed(cause: unknown): ImprintError {
+  return new ImprintError('ERR_SE_OPEN_FAILED', 400, 'sealed secrets could not be opened', { cause });
 }
 
 /** A fresh X25519 key pair as raw bytes (private, public). */
@@ -99,22 +192,23 @@ export function generateTransportKey(): Promise<{ privateKey: Uint8Array; public
   });
 }
 
-function sharedSecret(dh: Uint8Array, kemContext: Uint8Array): Uint8Array {
-  const prk = labeledExtract(SUITE_KEM, new Uint8Array(0), 'eae_prk', dh);
+function sharedSecret(k: Kem, dh: Uint8Array, kemContext: Uint8Array): Uint8Array {
+  const prk = labeledExtract(k.suiteKem, new Uint8Array(0), 'eae_prk', dh);
   dh.fill(0);
-  return labeledExpand(SUITE_KEM, prk, 'shared_secret', kemContext, 32);
+  // Nsecret is 32 for both DHKEM(X25519, HKDF-SHA256) and DHKEM(P-256, HKDF-SHA256).
+  return labeledExpand(k.suiteKem, prk, 'shared_secret', kemContext, 32);
 }
 
-function keySchedule(shared: Uint8Array, info: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
+function keySchedule(k: Kem, shared: Uint8Array, info: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
   const empty = new Uint8Array(0);
-  const pskIdHash = labeledExtract(SUITE, empty, 'psk_id_hash', empty);
-  const infoHash = labeledExtract(SUITE, empty, 'info_hash', info);
+  const pskIdHash = labeledExtract(k.suite, empty, 'psk_id_hash', empty);
+  const infoHash = labeledExtract(k.suite, empty, 'info_hash', info);
   const ctx = concatBytes(new Uint8Array([0]), pskIdHash, infoHash);
-  const secret = labeledExtract(SUITE, shared, 'secret', empty);
+  const secret = labeledExtract(k.suite, shared, 'secret', empty);
   shared.fill(0);
   return {
-    key: labeledExpand(SUITE, secret, 'key', ctx, 32),
-    nonce: labeledExpand(SUITE, secret, 'base_nonce', ctx, 12),
+    key: labeledExpand(k.suite, secret, 'key', ctx, 32),
+    nonce: labeledExpand(k.suite, secret, 'base_nonce', ctx, 12),
   };
 }
 

@@ -28,4 +28,11 @@ export interface SecureElement {
   openSealed(sealed: SealedMessage, info: Uint8Array, aad: Uint8Array): Promise<string[]>;
   /** Names of the secrets held (never their values). */
   secretNames(): Promise<string[]>;
+  /**
+   * Stores the IDevID chain (leaf first) the factory issued for the identity key, as a chip keeps its
+   * device certificate next to the key. Throws ERR_SE_NO_IDENTITY_KEY, ERR_SE_CERT_KEY_MISMATCH.
+   */
+  storeIdentityChain(chain: readonly Uint8Array[]): Promise<void>;
+  /** The stored IDevID chain, leaf first; empty before the factory stored one. */
+  identityChain(): Promise<Uint8Array[]>;
 }

@@ -5,6 +5,7 @@ import { toHex } from '../core/encoding.ts';
 import { readStateFile, writeStateFile } from './state-file.ts';
 import { SoftwareSecureElement } from './software-se.ts';
 import type { BootStateStore } from '../firmware/boot/types.ts';
+import type { TrustedMetadataStore } from '../firmware/update-client.ts';
 import type { SecureElement } from './secure-element.ts';
 import { FUSE_NAMES, type DeviceStateRecord, type FuseName, type Fuses, type SlotName } from './types.ts';
 
@@ -15,6 +16,8 @@ export interface CreateDeviceOptions {
   readonly serial?: string;
   /** Skip fsync on state writes (benchmarks on throwaway devices). */
   readonly durable?: boolean;
+  /** A secure element outside the state file (e.g. a PKCS#11 token), made for the device's unique ID. */
+  readonly secureElement?: (uid: Uint8Array) => SecureElement;
 }
 
 /**
@@ -28,18 +31,32 @@ export class SimulatedDevice {
   #state: DeviceStateRecord;
   readonly secureElement: SecureElement;
 
-  private constructor(path: string | undefined, state: DeviceStateRecord, durable: boolean) {
+  private constructor(
+    path: string | undefined,
+    state: DeviceStateRecord,
+    durable: boolean,
+    external?: (uid: Uint8Array) => SecureElement,
+  ) {
     this.#path = path;
     this.#state = state;
     this.#durable = durable;
-    this.secureElement = new SoftwareSecureElement({
-      load: () => this.#state.se,
-      save: (rec) => {
-        this.#state.se = rec;
-        this.#persist();
-        return Promise.resolve();
-      },
-    });
+    if ((state.seKind ?? 'software') === 'pkcs11' && external === undefined) {
+      throw new ImprintError(
+        'ERR_DEVICE_SE_UNAVAILABLE',
+        500,
+        `device ${state.serial} keeps its keys in a PKCS#11 token: open it with that token`,
+      );
+    }
+    this.secureElement =
+      external?.(state.uid) ??
+      new SoftwareSecureElement({
+        load: () => this.#state.se,
+        save: (rec) => {
+          this.#state.se = rec;
+          this.#persist();
+          return Promise.resolve();
+        },
+      });
   }
 
   /** Creates a new device (and its state file when `path` is given). Throws ERR_DEVICE_STATE_EXISTS. */
@@ -57,21 +74,29 @@ export class SimulatedDevice {
       rotpkHash: new Uint8Array(32),
       counters: {},
       slots: {},
-      slotSignatures: {},
       se: {},
+      ...(options.secureElement === undefined ? {} : { seKind: 'pkcs11' as const }),
     };
-    const d = new SimulatedDevice(path, state, options.durable ?? true);
+    const d = new SimulatedDevice(path, state, options.durable ?? true, options.secureElement);
     d.#persist();
     return d;
   }
 
-  /** Opens a device from its state file. Throws ERR_DEVICE_STATE_UNREADABLE. */
-  static open(path: string, options: { durable?: boolean } = {}): SimulatedDevice {
+  /** Opens a device from its state file. Throws ERR_DEVICE_STATE_UNREADABLE, ERR_DEVICE_SE_UNAVAILABLE. */
+  static open(
+    path: string,
+    options: { durable?: boolean; secureElement?: (uid: Uint8Array) => SecureElement } = {},
+  ): SimulatedDevice {
     const raw = readStateFile(path) as Partial<DeviceStateRecord> | null;
     if (raw === null || typeof raw !== 'object' || raw.version !== 1 || !(raw.uid instanceof Uint8Array)) {
       throw new ImprintError('ERR_DEVICE_STATE_UNREADABLE', 500, `device state ${path} is not a device`);
     }
-    return new SimulatedDevice(path, raw as DeviceStateRecord, options.durable ?? true);
+    return new SimulatedDevice(
+      path,
+      raw as DeviceStateRecord,
+      options.durable ?? true,
+      options.secureElement,
+    );
   }
 
   /** The device-unique ID. */
@@ -141,23 +166,15 @@ export class SimulatedDevice {
     return this.#state.slots[slot];
   }
 
-  /** The detached signature stored with a slot, if any. */
-  slotSignature(slot: SlotName): Uint8Array | undefined {
-    return this.#state.slotSignatures[slot];
-  }
-
-  /** Writes a flash slot (and optionally its detached signature). */
-  writeSlot(slot: SlotName, data: Uint8Array, signature?: Uint8Array): void {
+  /** Writes a flash slot. */
+  writeSlot(slot: SlotName, data: Uint8Array): void {
     this.#state.slots[slot] = new Uint8Array(data);
-    if (signature === undefined) delete this.#state.slotSignatures[slot];
-    else this.#state.slotSignatures[slot] = new Uint8Array(signature);
     this.#persist();
   }
 
   /** Erases a flash slot. */
   eraseSlot(slot: SlotName): void {
     delete this.#state.slots[slot];
-    delete this.#state.slotSignatures[slot];
     this.#persist();
   }
 
@@ -167,6 +184,22 @@ export class SimulatedDevice {
       read: () => this.#state.swapState ?? 'none',
       write: (s) => {
         this.#state.swapState = s;
+        this.#persist();
+      },
+    };
+  }
+
+  /** The update agent's trusted TUF metadata, kept in the device's flash with the rest of its state. */
+  trustedMetadata(): TrustedMetadataStore {
+    const roles = () => (this.#state.tuf ??= {});
+    return {
+      load: (role) => roles()[role],
+      save: (role, bytes) => {
+        roles()[role] = new Uint8Array(bytes);
+        this.#persist();
+      },
+      remove: (role) => {
+        delete roles()[role];
         this.#persist();
       },
     };

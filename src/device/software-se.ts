@@ -1,11 +1,15 @@
 import {
+  X509Certificate,
   createPrivateKey,
   createPublicKey,
+  diffieHellman,
   generateKeyPairSync,
   sign as nodeSign,
   type KeyObject,
 } from 'node:crypto';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { decodeCbor } from '../factory/link/cbor-decode.ts';
+import { bytesEqual, toPem } from '../core/encoding.ts';
 import { ImprintError } from '../core/errors.ts';
 import { generateTransportKey, openWith } from './hpke.ts';
 import type { SealedMessage, SecureElement } from './secure-element.ts';
@@ -21,6 +25,8 @@ export interface SoftwareSeRecord {
   transportPublic?: Uint8Array;
   /** Secrets opened from sealed messages, by name. */
   secrets?: Record<string, Uint8Array>;
+  /** The IDevID chain (DER, leaf first) the factory stored for the identity key. */
+  identityChain?: Uint8Array[];
 }
 
 /** Where the element persists its record (the simulator passes its atomic state file). */
@@ -29,9 +35,19 @@ export interface SeStorage {
   save(record: SoftwareSeRecord): Promise<void>;
 }
 
+const noIdentityKey = () =>
+  new ImprintError('ERR_SE_NO_IDENTITY_KEY', 409, 'the secure element has no identity key');
+
 /**
  * A secure element in software: keys from the OS CSPRNG (node:crypto), kept in the storage it is
  * given and never returned by any method.
+ *
+ * TLS: Node's TLS stack cannot call out to a signing function during a handshake (no sign callback;
+ * OpenSSL engines and providers are not reachable from JavaScript on Node 20), so a real chip would be
+ * reached through an OpenSSL provider key. This simulation does the equivalent: `identityTlsContext`
+ * loads the key straight into an OpenSSL `SecureContext` and returns only that native handle, which has no
+ * way to read the key back. The key bytes are still in this process's memory (and in the state file),
+ * as they are for any software element; no method returns them.
  */
 export class SoftwareSecureElement implements SecureElement {
   readonly kind = 'software' as const;
@@ -48,6 +64,8 @@ export class SoftwareSecureElement implements SecureElement {
     const rec = this.#storage.load();
     rec.identityPkcs8 = new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }));
     rec.identitySpki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
+    // A certificate for the old key certifies nothing the element holds any more.
+    delete rec.identityChain;
     await this.#storage.save(rec);
     return rec.identitySpki;
   }
@@ -64,18 +82,87 @@ export class SoftwareSecureElement implements SecureElement {
 
   /** See SecureElement.sign. Throws ERR_SE_NO_IDENTITY_KEY. */
   sign(data: Uint8Array): Promise<Uint8Array> {
-    const der = this.#storage.load().identityPkcs8;
-    if (der === undefined) {
-      return Promise.reject(
-        new ImprintError('ERR_SE_NO_IDENTITY_KEY', 409, 'the secure element has no identity key'),
-      );
+    try {
+      return Promise.resolve(new Uint8Array(nodeSign('sha256', data, this.#identityKey())));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+  }
+
+  /** The identity key as a KeyObject, for operations inside this class only. Throws ERR_SE_NO_IDENTITY_KEY. */
+  #identityKey(): KeyObject {
+    const der = this.#storage.load().identityPkcs8;
+    if (der === undefined) throw noIdentityKey();
     if (this.#keyCache?.der !== der)
       this.#keyCache = {
         der,
         key: createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }),
       };
-    return Promise.resolve(new Uint8Array(nodeSign('sha256', data, this.#keyCache.key)));
+    return this.#keyCache.key;
+  }
+
+  /** See SecureElement.storeIdentityChain. Throws ERR_SE_NO_IDENTITY_KEY, ERR_SE_CERT_KEY_MISMATCH. */
+  async storeIdentityChain(chain: readonly Uint8Array[]): Promise<void> {
+    const spki = await this.identityPublicKey();
+    if (spki === undefined) throw noIdentityKey();
+    const leaf = chain[0];
+    let certified: Uint8Array | undefined;
+    try {
+      chain.forEach((c) => new X509Certificate(Buffer.from(c)));
+      certified =
+        leaf === undefined
+          ? undefined
+          : new Uint8Array(
+              new X509Certificate(Buffer.from(leaf)).publicKey.export({ format: 'der', type: 'spki' }),
+            );
+    } catch {
+      certified = undefined;
+    }
+    if (certified === undefined || !bytesEqual(certified, spki)) {
+      throw new ImprintError(
+        'ERR_SE_CERT_KEY_MISMATCH',
+        409,
+        'the certificate does not certify the identity key of this element',
+      );
+    }
+    const rec = this.#storage.load();
+    rec.identityChain = chain.map((c) => new Uint8Array(c));
+    await this.#storage.save(rec);
+  }
+
+  /** See SecureElement.identityChain. */
+  identityChain(): Promise<Uint8Array[]> {
+    return Promise.resolve([...(this.#storage.load().identityChain ?? [])]);
+  }
+
+  /**
+   * A TLS client context holding the identity key and `chain` (leaf first), trusting `ca` (or the default
+   * roots when empty); see the class comment for why this is a context and not a key.
+   * Throws ERR_SE_NO_IDENTITY_KEY.
+   */
+  identityTlsContext(options: {
+    chain: readonly Uint8Array[];
+    ca: readonly Uint8Array[];
+  }): Promise<SecureContext> {
+    const der = this.#storage.load().identityPkcs8;
+    if (der === undefined) return Promise.reject(noIdentityKey());
+    return Promise.resolve(
+      createSecureContext({
+        key: toPem('PRIVATE KEY', der),
+        cert: options.chain.map((c) => toPem('CERTIFICATE', c)).join(''),
+        ...(options.ca.length > 0 ? { ca: options.ca.map((c) => toPem('CERTIFICATE', c)) } : {}),
+      }),
+    );
+  }
+
+  /** ECDH (P-256) of the identity key with a peer's public key (SPKI DER): the shared secret Z. Throws ERR_SE_NO_IDENTITY_KEY. */
+  ecdh(peerSpki: Uint8Array): Promise<Uint8Array> {
+    try {
+      const publicKey = createPublicKey({ key: Buffer.from(peerSpki), format: 'der', type: 'spki' });
+      return Promise.resolve(new Uint8Array(diffieHellman({ privateKey: this.#identityKey(), publicKey })));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   /** See SecureElement.transportPublicKey. */

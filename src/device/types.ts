@@ -32,9 +32,11 @@ export interface DeviceStateRecord {
   rotpkHash: Uint8Array;
   counters: Record<string, number>;
   slots: Partial<Record<SlotName, Uint8Array>>;
-  /** Detached signatures of slot contents, when written with one. */
-  slotSignatures: Partial<Record<SlotName, Uint8Array>>;
   se: SoftwareSeRecord;
+  /** Where the secure element lives: in this file (software, the default) or in a PKCS#11 token. */
+  seKind?: 'software' | 'pkcs11';
   /** MCUboot swap state (image trailer), for the boot ROM of src/firmware/boot. */
   swapState?: SwapState;
+  /** TUF metadata the update agent trusts, by role (root first seeded from the manufacturer's 1.root.json). */
+  tuf?: Record<string, Uint8Array>;
 }

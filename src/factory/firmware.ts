@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { UnavailableError } from '../core/errors.ts';
-import type { KeyStore } from '../keys/types.ts';
-import { findCaByRole } from '../pki/ca-store.ts';
-import type { Store } from '../store/database.ts';
+import { ImprintError, UnavailableError } from '../core/errors.ts';
+import { SigningService } from '../firmware/signing-service.ts';
+import type { FirmwareDeps } from '../firmware/types.ts';
 import type { FirmwareBundle } from './types.ts';
 
 /** Supplies the signed firmware a batch writes. */
@@ -11,23 +10,49 @@ export interface FirmwareSource {
   bundle(tenantId: string, batchId: string): Promise<FirmwareBundle>;
 }
 
+/** Security counter of factory images: updates must carry at least this. */
+export const FACTORY_SECURITY_COUNTER = 1;
+
 /**
- * Signs one factory image with the tenant's code-signing CA key (a detached ECDSA/SHA-256 signature;
- * the MCUboot envelope replaces it when the firmware feature provides images). Cached per tenant.
+ * Signs the factory image as an MCUboot image with the tenant's code-signing CA key, adopted as a
+ * release key so the signature is audited like any other and later releases can use the same key.
+ * The full PUBKEY TLV goes in the image: the device's OTP holds only the key's hash (MCUboot's
+ * hardware-key mode), so its boot ROM needs no compiled-in key. Signed once per tenant and image.
  */
 export function codeSigningFirmwareSource(
-  deps: { store: Store; keys: KeyStore },
-  image: Uint8Array,
+  deps: FirmwareDeps,
+  payload: Uint8Array,
   version: string,
 ): FirmwareSource {
+  const signing = new SigningService(deps);
   const cache = new Map<string, Promise<FirmwareBundle>>();
   const make = async (tenantId: string): Promise<FirmwareBundle> => {
-    const ca = await findCaByRole(deps.store.db, tenantId, 'code-signing');
-    if (ca.keyId === null)
-      throw new UnavailableError('ERR_FACTORY_FIRMWARE_UNAVAILABLE', 'the code-signing CA key is offline');
-    const key = await deps.keys.get(ca.keyId);
-    const signature = await deps.keys.sign(ca.keyId, image, { hash: 'sha256', ecdsaFormat: 'der' });
-    return { version, image, signature, signerPublicKey: key.publicKeyDer };
+    const by = { actor: 'system:factory', tenantId };
+    try {
+      const { keyId } = await signing.adoptCodeSigningKey(by);
+      const digest = await signing.signOnce(by, keyId, payload, {
+        version,
+        securityCounter: FACTORY_SECURITY_COUNTER,
+        headerSize: 0x200,
+        publicKeyFormat: 'full',
+      });
+      const key = await deps.keys.get(keyId);
+      return {
+        version,
+        image: await signing.imageBytes(tenantId, digest),
+        signerPublicKey: key.publicKeyDer,
+      };
+    } catch (e) {
+      if (
+        e instanceof ImprintError &&
+        (e.code === 'ERR_FIRMWARE_KEY_OFFLINE' || e.code === 'ERR_FIRMWARE_APPROVAL_PENDING')
+      )
+        throw new UnavailableError(
+          'ERR_FACTORY_FIRMWARE_UNAVAILABLE',
+          `factory firmware cannot be signed: ${e.message}`,
+        );
+      throw e;
+    }
   };
   return {
     bundle(tenantId) {

@@ -1,6 +1,6 @@
 import { ImprintError, UnavailableError } from '../core/errors.ts';
 import { fromBase64 } from '../core/encoding.ts';
-import type { FactoryApi } from './types.ts';
+import type { FactoryApi, StartResult } from './types.ts';
 import { enc } from './wire.ts';
 
 /** How the station reaches the server: base URL, extra headers, and a fetch (e.g. one with an mTLS dispatcher). */
@@ -43,6 +43,29 @@ export function httpFactoryApi(o: HttpFactoryOptions): FactoryApi {
   const b = fromBase64;
   return {
     begin: (r) => call('POST', '/api/v1/factory/begin', r),
+    async start(r) {
+      const x = await call<{
+        deviceId: string;
+        state: StartResult['state'];
+        identity?: { certificate: string; chain: string[]; config: string };
+        sealed?: { enc: string; ciphertext: string };
+      }>('POST', '/api/v1/factory/start', {
+        ...r,
+        publicKey: enc(r.publicKey),
+        csr: enc(r.csr),
+        transportPublicKey: enc(r.transportPublicKey),
+        signature: enc(r.signature),
+      });
+      const { identity: i, sealed: s } = x;
+      return {
+        deviceId: x.deviceId,
+        state: x.state,
+        ...(i === undefined
+          ? {}
+          : { identity: { certificate: b(i.certificate), chain: i.chain.map(b), config: b(i.config) } }),
+        ...(s === undefined ? {} : { sealed: { enc: b(s.enc), ciphertext: b(s.ciphertext) } }),
+      };
+    },
     async issue(r) {
       const x = await call<{ certificate: string; chain: string[]; config: string }>(
         'POST',
@@ -64,14 +87,13 @@ export function httpFactoryApi(o: HttpFactoryOptions): FactoryApi {
       return { enc: b(x.enc), ciphertext: b(x.ciphertext) };
     },
     async firmware(batchId) {
-      const x = await call<{ version: string; image: string; signature: string; signerPublicKey: string }>(
+      const x = await call<{ version: string; image: string; signerPublicKey: string }>(
         'GET',
         `/api/v1/factory/batches/${encodeURIComponent(batchId)}/firmware`,
       );
       return {
         version: x.version,
         image: b(x.image),
-        signature: b(x.signature),
         signerPublicKey: b(x.signerPublicKey),
       };
     },

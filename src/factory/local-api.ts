@@ -5,6 +5,7 @@ import type { FactoryApi, StationCaller } from './types.ts';
 export function localFactoryApi(service: FactoryService, station: StationCaller): FactoryApi {
   return {
     begin: (r) => service.begin(station, r),
+    start: (r) => service.start(station, r),
     issue: (r) => service.issue(station, r),
     seal: (r) => service.seal(station, r),
     firmware: (b) => service.firmware(station, b),

@@ -6,7 +6,7 @@ import type { ManifestService } from './manifest.ts';
 import type { ClaimService } from './claims.ts';
 import { parseLabel } from './label.ts';
 import type { StationCaller } from './types.ts';
-import { AbortBody, b64, BeginBody, CompleteBody, enc, IssueBody, SealBody } from './wire.ts';
+import { AbortBody, b64, BeginBody, CompleteBody, enc, IssueBody, SealBody, StartBody } from './wire.ts';
 
 const STATION = { roles: ['station'] } as const;
 const OPERATORS = { roles: ['admin', 'operator'] } as const;
@@ -51,6 +51,34 @@ export async function factoryRoutes(
   );
 
   app.post(
+    '/api/v1/factory/start',
+    { config: { access: STATION }, schema: { tags, body: StartBody } },
+    async (req) => {
+      const b = req.body as Static<typeof StartBody>;
+      const r = await f.start(stationOf(req), {
+        batchId: b.batchId,
+        serial: b.serial,
+        model: b.model,
+        publicKey: b64(b.publicKey, 'publicKey'),
+        csr: b64(b.csr, 'csr'),
+        transportPublicKey: b64(b.transportPublicKey, 'transportPublicKey'),
+        signature: b64(b.signature, 'signature'),
+      });
+      const { identity: i, sealed: s } = r;
+      return {
+        deviceId: r.deviceId,
+        state: r.state,
+        ...(i === undefined
+          ? {}
+          : {
+              identity: { certificate: enc(i.certificate), chain: i.chain.map(enc), config: enc(i.config) },
+            }),
+        ...(s === undefined ? {} : { sealed: { enc: enc(s.enc), ciphertext: enc(s.ciphertext) } }),
+      };
+    },
+  );
+
+  app.post(
     '/api/v1/factory/issue',
     { config: { access: STATION }, schema: { tags, body: IssueBody } },
     async (req) => {
@@ -88,7 +116,6 @@ export async function factoryRoutes(
       return {
         version: fw.version,
         image: enc(fw.image),
-        signature: enc(fw.signature),
         signerPublicKey: enc(fw.signerPublicKey),
       };
     },

@@ -51,6 +51,9 @@ export function deviceConfig(c: {
   serial: string;
   deviceId: string;
   batchId: string;
+  /** The manufacturer tenant and model id: where the device's update agent finds its TUF role. */
+  tenantId: string;
+  modelId: string;
   model: string;
   certificateId: string;
 }): Uint8Array {
@@ -59,6 +62,8 @@ export function deviceConfig(c: {
     serial: c.serial,
     deviceId: c.deviceId,
     batchId: c.batchId,
+    tenantId: c.tenantId,
+    modelId: c.modelId,
     model: c.model,
     idevid: c.certificateId,
   });

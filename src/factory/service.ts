@@ -1,21 +1,23 @@
-import { X509Certificate, verify as nodeVerify } from 'node:crypto';
+import { X509Certificate, verify as nodeVerify, type KeyObject, type PublicKeyInput } from 'node:crypto';
 import { encodeCbor } from './link/cbor-encode.ts';
-import type { AuditLog } from '../audit/types.ts';
+import type { AuditEvent, AuditLog } from '../audit/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { ConflictError, ForbiddenError, ImprintError, ValidationError } from '../core/errors.ts';
-import { toHex } from '../core/encoding.ts';
+import { bytesEqual } from '../core/encoding.ts';
 import type { Random } from '../core/random.ts';
 import { SECRETS_AAD } from '../device/agent.ts';
 import { sealTo, secretsInfo, transportKeyStatement } from '../device/hpke.ts';
 import type { RegistryService } from '../registry/service.ts';
-import type { Executor, Store } from '../store/database.ts';
+import type { DeviceModel } from '../registry/types.ts';
+import type { Executor, Store, Tx } from '../store/database.ts';
+import { GroupCommit } from '../store/group-commit.ts';
 import type { FactoryRunsTable } from '../store/tables/factory.ts';
-import { BatchService } from './batches.ts';
-import { csrPublicKey } from './csr-key.ts';
+import { BatchService, toBatch } from './batches.ts';
+import { csrPublicKey, spkiKeyObject } from './csr-key.ts';
 import { newClaimCode } from './claim-code.ts';
 import { deviceConfig, newRun, readbackProblems, sha256Hex } from './runs.ts';
 import type { FirmwareSource } from './firmware.ts';
-import type { IdentityIssuer } from './issuer.ts';
+import type { IdentityIssuer, IssuedIdentity } from './issuer.ts';
 import type {
   AbortRequest,
   Batch,
@@ -28,6 +30,8 @@ import type {
   IdentityResult,
   SealRequest,
   SealResult,
+  StartRequest,
+  StartResult,
   StationCaller,
 } from './types.ts';
 
@@ -42,6 +46,15 @@ export interface FactoryDeps {
   readonly firmware: FirmwareSource;
 }
 
+/** The SPKI as a KeyObject, or undefined when it is not an importable public key. */
+function importable(spki: Uint8Array): KeyObject | undefined {
+  try {
+    return spkiKeyObject(spki);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Names of the per-device secrets the server generates and seals. */
 export const SECRET_NAMES = ['cloudToken', 'wifiKey', 'appKey'] as const;
 
@@ -52,10 +65,13 @@ export const SECRET_NAMES = ['cloudToken', 'wifiKey', 'appKey'] as const;
  */
 export class FactoryService {
   readonly #d: FactoryDeps;
+  // Step transactions of concurrent devices commit together, each device in its own savepoint.
+  readonly #group: GroupCommit;
   readonly batches: BatchService;
 
   constructor(deps: FactoryDeps) {
     this.#d = deps;
+    this.#group = new GroupCommit(deps.store);
     this.batches = new BatchService(deps);
   }
 
@@ -65,78 +81,117 @@ export class FactoryService {
    * ERR_FACTORY_DEVICE_PROVISIONED, ERR_FACTORY_DEVICE_OTHER_BATCH, ERR_DEVICE_SERIAL_INVALID.
    */
   async begin(st: StationCaller, r: BeginRequest): Promise<BeginResult> {
-    return this.#refusing(st, r, 'begin', () =>
-      this.#d.store.transaction(async (tx) => {
-        const batch = await this.#usableBatch(st, r.batchId, tx);
-        const model = await this.#d.registry.getModel(batch.modelId, undefined, tx);
-        if (model.name !== r.model) {
-          throw new ValidationError(
-            'ERR_FACTORY_MODEL_MISMATCH',
-            `device ${r.serial} is a ${r.model}, batch is ${model.name}`,
-          );
-        }
-        const now = this.#now();
-        const device = await this.#d.registry.findDeviceBySerial(st.tenantId, r.serial, tx);
-        if (device === undefined) {
-          const d = await this.#d.registry.registerDevice(tx, st, {
-            manufacturerId: st.tenantId,
-            modelId: batch.modelId,
-            serial: r.serial,
-            batchId: batch.id,
-            state: 'provisioning',
-          });
-          await tx
-            .insertInto('factory_runs')
-            .values(newRun(d.id, batch.id, st.stationId, r.serial, now))
-            .execute();
-          return { deviceId: d.id, state: 'started' as const };
-        }
-        const run = await tx
-          .selectFrom('factory_runs')
-          .selectAll()
-          .where('device_id', '=', device.id)
-          .executeTakeFirst();
-        if (run?.state === 'completed' && run.batch_id === batch.id)
-          return { deviceId: device.id, state: 'completed' as const };
-        if (device.state !== 'registered' && device.state !== 'provisioning') {
-          throw new ConflictError(
-            'ERR_FACTORY_DEVICE_PROVISIONED',
-            `device ${r.serial} is already provisioned`,
-          );
-        }
-        if (device.batchId !== batch.id) {
-          throw new ConflictError(
-            'ERR_FACTORY_DEVICE_OTHER_BATCH',
-            `device ${r.serial} belongs to another batch`,
-          );
-        }
-        if (run === undefined) {
-          await tx
-            .insertInto('factory_runs')
-            .values(newRun(device.id, batch.id, st.stationId, r.serial, now))
-            .execute();
-        } else if (run.state === 'failed') {
-          await tx
-            .updateTable('factory_runs')
-            .set({ state: 'started', station_id: st.stationId, attempts: run.attempts + 1, updated_at: now })
-            .where('device_id', '=', device.id)
-            .execute();
-        }
-        if (device.state !== 'provisioning') {
-          await this.#d.registry.updateDevice(
-            tx,
-            st,
-            device.id,
-            { state: 'provisioning' },
-            'factory.device.restarted',
-          );
-        }
-        return {
-          deviceId: device.id,
-          state: run?.state === 'issued' ? ('issued' as const) : ('started' as const),
-        };
-      }),
-    );
+    const b = await this.#refusing(st, r, 'begin', () => this.#group.run((tx) => this.#begin(st, r, tx)));
+    return { deviceId: b.deviceId, state: b.state };
+  }
+
+  /**
+   * begin, issue and seal in one call: the station's single server round trip before it writes the
+   * device. The transport key's signature is checked against the reported identity key before any
+   * issuance, and the issued and sealed records (with their audit entries) commit together.
+   * Throws every code of begin, issue and seal.
+   */
+  async start(st: StationCaller, r: StartRequest): Promise<StartResult> {
+    const b = await this.#refusing(st, r, 'begin', () => this.#group.run((tx) => this.#begin(st, r, tx)));
+    if (b.state === 'completed') return { deviceId: b.deviceId, state: 'completed' };
+    const { batch, run, model } = b;
+    const spki = await this.#refusing(st, r, 'issue', async () => this.#csrKey(r));
+    await this.#refusing(st, r, 'seal', async () => this.#verifyTransportKey(r, importable(spki)));
+    return this.#refusing(st, r, 'issue', async () => {
+      const p = await this.#identity(st, r, spki, batch, run, model);
+      const s = await this.#sealSecrets(r);
+      await this.#group.run(async (tx) => {
+        await tx
+          .updateTable('factory_runs')
+          .set({ ...p.columns, secret_digests: JSON.stringify(s.digests), updated_at: this.#now() })
+          .where('device_id', '=', run.device_id)
+          .execute();
+        await this.#d.audit.appendMany(tx, [...p.events, this.#sealedEvent(st, r, run.device_id)]);
+      });
+      return { deviceId: b.deviceId, state: b.state, identity: p.result, sealed: s.sealed };
+    });
+  }
+
+  /** begin's checks and writes inside `tx`; returns the run as it now stands, with its batch and model. */
+  async #begin(
+    st: StationCaller,
+    r: BeginRequest,
+    tx: Tx,
+  ): Promise<{
+    deviceId: string;
+    state: BeginResult['state'];
+    batch: Batch;
+    model: DeviceModel;
+    run: FactoryRunsTable;
+  }> {
+    const batch = await this.#usableBatch(st, r.batchId, tx);
+    const model = await this.#d.registry.getModel(batch.modelId, undefined, tx);
+    if (model.name !== r.model) {
+      throw new ValidationError(
+        'ERR_FACTORY_MODEL_MISMATCH',
+        `device ${r.serial} is a ${r.model}, batch is ${model.name}`,
+      );
+    }
+    const now = this.#now();
+    const device = await this.#d.registry.findDeviceBySerial(st.tenantId, r.serial, tx);
+    if (device === undefined) {
+      const d = await this.#d.registry.registerDevice(tx, st, {
+        manufacturerId: st.tenantId,
+        modelId: batch.modelId,
+        serial: r.serial,
+        batchId: batch.id,
+        state: 'provisioning',
+      });
+      const run = newRun(d.id, batch.id, st.stationId, r.serial, now);
+      await tx.insertInto('factory_runs').values(run).execute();
+      return { deviceId: d.id, state: 'started', batch, model, run };
+    }
+    let run = await tx
+      .selectFrom('factory_runs')
+      .selectAll()
+      .where('device_id', '=', device.id)
+      .executeTakeFirst();
+    if (run?.state === 'completed' && run.batch_id === batch.id)
+      return { deviceId: device.id, state: 'completed', batch, model, run };
+    if (device.state !== 'registered' && device.state !== 'provisioning') {
+      throw new ConflictError('ERR_FACTORY_DEVICE_PROVISIONED', `device ${r.serial} is already provisioned`);
+    }
+    if (device.batchId === null && device.modelId === batch.modelId) {
+      // A device registered outside any batch (a silicon vendor's pre-provisioned part) joins this one.
+      await tx
+        .updateTable('devices')
+        .set({ batch_id: batch.id, updated_at: now })
+        .where('id', '=', device.id)
+        .execute();
+    } else if (device.batchId !== batch.id) {
+      throw new ConflictError(
+        'ERR_FACTORY_DEVICE_OTHER_BATCH',
+        `device ${r.serial} belongs to another batch`,
+      );
+    }
+    if (run === undefined) {
+      run = newRun(device.id, batch.id, st.stationId, r.serial, now);
+      await tx.insertInto('factory_runs').values(run).execute();
+    } else if (run.state === 'failed') {
+      const change = {
+        state: 'started',
+        station_id: st.stationId,
+        attempts: run.attempts + 1,
+        updated_at: now,
+      } as const;
+      await tx.updateTable('factory_runs').set(change).where('device_id', '=', device.id).execute();
+      run = { ...run, ...change };
+    }
+    if (device.state !== 'provisioning') {
+      await this.#d.registry.updateDevice(
+        tx,
+        st,
+        device.id,
+        { state: 'provisioning' },
+        'factory.device.restarted',
+      );
+    }
+    return { deviceId: device.id, state: run.state === 'issued' ? 'issued' : 'started', batch, model, run };
   }
 
   /**
@@ -147,80 +202,119 @@ export class FactoryService {
   async issue(st: StationCaller, r: IdentityRequest): Promise<IdentityResult> {
     return this.#refusing(st, r, 'issue', async () => {
       const { batch, run } = await this.#run(st, r.batchId, r.serial, ['started', 'issued']);
-      const spki = csrPublicKey(r.csr);
-      if (toHex(spki) !== toHex(r.publicKey)) {
-        throw new ValidationError(
-          'ERR_FACTORY_CSR_KEY_MISMATCH',
-          `the CSR of ${r.serial} is not for the key the device reported`,
-        );
-      }
-      const fp = sha256Hex(spki);
+      const spki = this.#csrKey(r);
       const model = await this.#d.registry.getModel(batch.modelId);
-      const good = await this.#d.issuer.goodIdentities(this.#d.store.db, run.device_id);
-      let identity = good.find((g) => g.spkiSha256 === fp);
-      for (const g of good.filter((x) => x !== identity)) {
-        // The device came back with another key (it was reset): its earlier identity must not stay valid.
-        await this.#d.issuer.revoke(st, {
-          tenantId: st.tenantId,
-          certificateId: g.certificateId,
-          reason: 'superseded',
-        });
-      }
-      if (identity === undefined) {
-        await this.#takeQuota(st, batch, run);
-        const dev = await this.#d.registry.getDevice(run.device_id);
-        if (dev.identityKeyFingerprint !== null && dev.identityKeyFingerprint !== fp) {
-          await this.#d.store.transaction((tx) =>
-            this.#d.registry.updateDevice(
-              tx,
-              st,
-              dev.id,
-              { identityKeyFingerprint: null },
-              'factory.identity_reset',
-            ),
-          );
-        }
-        identity = {
-          ...(await this.#d.issuer.issue(st, { tenantId: st.tenantId, csr: r.csr, model: model.name })),
-          spkiSha256: fp,
-        };
-      }
-      const config = deviceConfig({
-        serial: r.serial,
-        deviceId: run.device_id,
-        batchId: batch.id,
-        model: model.name,
-        certificateId: identity.certificateId,
-      });
-      await this.#d.store.transaction(async (tx) => {
+      const p = await this.#identity(st, r, spki, batch, run, model);
+      await this.#group.run(async (tx) => {
         await tx
           .updateTable('factory_runs')
-          .set({
-            state: 'issued',
-            certificate_id: identity.certificateId,
-            spki_sha256: fp,
-            config_sha256: sha256Hex(config),
-            updated_at: this.#now(),
-          })
+          .set({ ...p.columns, updated_at: this.#now() })
           .where('device_id', '=', run.device_id)
           .execute();
-        if (run.certificate_id !== identity.certificateId) {
-          await this.#d.audit.append(tx, {
-            ...st,
-            action: 'factory.identity.issued',
-            subject: run.device_id,
-            tenantId: st.tenantId,
-            details: {
-              serial: r.serial,
-              batchId: batch.id,
-              certificateId: identity.certificateId,
-              spkiSha256: fp,
-            },
-          });
-        }
+        if (p.events.length > 0) await this.#d.audit.appendMany(tx, p.events);
       });
-      return { certificate: identity.der, chain: identity.chain, config };
+      return p.result;
     });
+  }
+
+  /** The SPKI of the CSR, which must be the key the device reported. Throws ERR_CSR_MALFORMED, ERR_FACTORY_CSR_KEY_MISMATCH. */
+  #csrKey(r: IdentityRequest): Uint8Array {
+    const spki = csrPublicKey(r.csr);
+    if (!bytesEqual(spki, r.publicKey)) {
+      throw new ValidationError(
+        'ERR_FACTORY_CSR_KEY_MISMATCH',
+        `the CSR of ${r.serial} is not for the key the device reported`,
+      );
+    }
+    return spki;
+  }
+
+  /**
+   * The device's identity for `spki`: the good one it already has, or a new one (quota taken, identities
+   * of other keys revoked). Returns what the run row records and the audit entry for it, not yet written.
+   */
+  async #identity(
+    st: StationCaller,
+    r: IdentityRequest,
+    spki: Uint8Array,
+    batch: Batch,
+    run: FactoryRunsTable,
+    model: DeviceModel,
+  ): Promise<{
+    result: IdentityResult;
+    columns: Pick<FactoryRunsTable, 'state' | 'certificate_id' | 'spki_sha256' | 'config_sha256'>;
+    events: AuditEvent[];
+  }> {
+    const fp = sha256Hex(spki);
+    // A silicon vendor's part keeps the identity the chip factory gave it: nothing is issued.
+    const vendor = await this.#vendorIdentity(run.device_id, fp);
+    if (vendor !== undefined) await this.#takeQuota(st, batch, run);
+    const good =
+      vendor === undefined ? await this.#d.issuer.goodIdentities(this.#d.store.db, run.device_id) : [];
+    let identity = vendor ?? good.find((g) => g.spkiSha256 === fp);
+    for (const g of good.filter((x) => x !== identity)) {
+      // The device came back with another key (it was reset): its earlier identity must not stay valid.
+      await this.#d.issuer.revoke(st, {
+        tenantId: st.tenantId,
+        certificateId: g.certificateId,
+        reason: 'superseded',
+      });
+    }
+    if (identity === undefined) {
+      await this.#takeQuota(st, batch, run);
+      const dev = await this.#d.registry.getDevice(run.device_id);
+      if (dev.identityKeyFingerprint !== null && dev.identityKeyFingerprint !== fp) {
+        await this.#d.store.transaction((tx) =>
+          this.#d.registry.updateDevice(
+            tx,
+            st,
+            dev.id,
+            { identityKeyFingerprint: null },
+            'factory.identity_reset',
+          ),
+        );
+      }
+      identity = {
+        ...(await this.#d.issuer.issue(st, { tenantId: st.tenantId, csr: r.csr, model: model.name })),
+        spkiSha256: fp,
+      };
+    }
+    const config = deviceConfig({
+      serial: r.serial,
+      deviceId: run.device_id,
+      batchId: batch.id,
+      tenantId: batch.tenantId,
+      modelId: model.id,
+      model: model.name,
+      certificateId: identity.certificateId,
+    });
+    const events: AuditEvent[] =
+      run.certificate_id === identity.certificateId
+        ? []
+        : [
+            {
+              ...st,
+              action: vendor === undefined ? 'factory.identity.issued' : 'factory.identity.vendor',
+              subject: run.device_id,
+              tenantId: st.tenantId,
+              details: {
+                serial: r.serial,
+                batchId: batch.id,
+                certificateId: identity.certificateId,
+                spkiSha256: fp,
+              },
+            },
+          ];
+    return {
+      result: { certificate: identity.der, chain: identity.chain, config },
+      columns: {
+        state: 'issued',
+        certificate_id: identity.certificateId,
+        spki_sha256: fp,
+        config_sha256: sha256Hex(config),
+      },
+      events,
+    };
   }
 
   /**
@@ -233,47 +327,59 @@ export class FactoryService {
       const cert = (await this.#d.issuer.goodIdentities(this.#d.store.db, run.device_id)).find(
         (g) => g.certificateId === run.certificate_id,
       );
-      const key = cert === undefined ? undefined : new X509Certificate(cert.der).publicKey;
-      let ok: boolean;
-      try {
-        ok =
-          key !== undefined &&
-          nodeVerify('sha256', transportKeyStatement(r.serial, r.transportPublicKey), key, r.signature);
-      } catch {
-        ok = false;
-      }
-      if (!ok)
-        throw new ForbiddenError(
-          'ERR_FACTORY_TRANSPORT_KEY_UNVERIFIED',
-          `the transport key of ${r.serial} is not signed by its identity key`,
-        );
-      const secrets: Record<string, Uint8Array> = {};
-      for (const n of SECRET_NAMES) secrets[n] = this.#d.random.bytes(32);
-      const digests = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, sha256Hex(v)]));
-      const pt = encodeCbor(secrets);
-      let sealed: SealResult;
-      try {
-        sealed = await sealTo(r.transportPublicKey, pt, secretsInfo(r.serial), SECRETS_AAD);
-      } finally {
-        pt.fill(0);
-        for (const v of Object.values(secrets)) v.fill(0);
-      }
-      await this.#d.store.transaction(async (tx) => {
+      this.#verifyTransportKey(r, cert === undefined ? undefined : new X509Certificate(cert.der).publicKey);
+      const s = await this.#sealSecrets(r);
+      await this.#group.run(async (tx) => {
         await tx
           .updateTable('factory_runs')
-          .set({ secret_digests: JSON.stringify(digests), updated_at: this.#now() })
+          .set({ secret_digests: JSON.stringify(s.digests), updated_at: this.#now() })
           .where('device_id', '=', run.device_id)
           .execute();
-        await this.#d.audit.append(tx, {
-          ...st,
-          action: 'factory.secrets.sealed',
-          subject: run.device_id,
-          tenantId: st.tenantId,
-          details: { serial: r.serial, names: [...SECRET_NAMES] },
-        });
+        await this.#d.audit.append(tx, this.#sealedEvent(st, r, run.device_id));
       });
-      return sealed;
+      return s.sealed;
     });
+  }
+
+  /** Throws ERR_FACTORY_TRANSPORT_KEY_UNVERIFIED unless the identity key signed the transport key statement. */
+  #verifyTransportKey(r: SealRequest, key: KeyObject | PublicKeyInput | undefined): void {
+    let ok: boolean;
+    try {
+      ok =
+        key !== undefined &&
+        nodeVerify('sha256', transportKeyStatement(r.serial, r.transportPublicKey), key, r.signature);
+    } catch {
+      ok = false;
+    }
+    if (!ok)
+      throw new ForbiddenError(
+        'ERR_FACTORY_TRANSPORT_KEY_UNVERIFIED',
+        `the transport key of ${r.serial} is not signed by its identity key`,
+      );
+  }
+
+  /** Fresh secrets sealed to the transport key, with their digests (the secrets themselves are zeroed). */
+  async #sealSecrets(r: SealRequest): Promise<{ sealed: SealResult; digests: Record<string, string> }> {
+    const secrets: Record<string, Uint8Array> = {};
+    for (const n of SECRET_NAMES) secrets[n] = this.#d.random.bytes(32);
+    const digests = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, sha256Hex(v)]));
+    const pt = encodeCbor(secrets);
+    try {
+      return { sealed: await sealTo(r.transportPublicKey, pt, secretsInfo(r.serial), SECRETS_AAD), digests };
+    } finally {
+      pt.fill(0);
+      for (const v of Object.values(secrets)) v.fill(0);
+    }
+  }
+
+  #sealedEvent(st: StationCaller, r: SealRequest, deviceId: string): AuditEvent {
+    return {
+      ...st,
+      action: 'factory.secrets.sealed',
+      subject: deviceId,
+      tenantId: st.tenantId,
+      details: { serial: r.serial, names: [...SECRET_NAMES] },
+    };
   }
 
   /** The signed firmware of a batch. Throws ERR_BATCH_NOT_FOUND, ERR_FACTORY_STATION_NOT_ASSIGNED, ERR_FACTORY_FIRMWARE_UNAVAILABLE. */
@@ -301,7 +407,7 @@ export class FactoryService {
       }
       const claim = newClaimCode(this.#d.random);
       const now = this.#now();
-      await this.#d.store.transaction(async (tx) => {
+      await this.#group.run(async (tx) => {
         await tx
           .updateTable('factory_runs')
           .set({ state: 'completed', fuses: JSON.stringify(rb.fuses), updated_at: now })
@@ -401,9 +507,34 @@ export class FactoryService {
     });
   }
 
+  /**
+   * The certificate a silicon vendor's manifest registered for the device (profile vendor-idevid), when
+   * it certifies the key the device reported. Throws ERR_FACTORY_CSR_KEY_MISMATCH when the device has a
+   * vendor identity but reports another key: a chip's key cannot change, so this is a swapped part.
+   */
+  async #vendorIdentity(
+    deviceId: string,
+    fp: string,
+  ): Promise<(IssuedIdentity & { spkiSha256: string }) | undefined> {
+    const row = await this.#d.store.db
+      .selectFrom('certificates')
+      .select(['id', 'der', 'spki_sha256'])
+      .where('device_id', '=', deviceId)
+      .where('profile', '=', 'vendor-idevid')
+      .where('status', '=', 'good')
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    if (row.spki_sha256 !== fp)
+      throw new ForbiddenError(
+        'ERR_FACTORY_CSR_KEY_MISMATCH',
+        'the device reports a key other than the one its silicon vendor certified',
+      );
+    return { certificateId: row.id, der: new Uint8Array(row.der), chain: [], spkiSha256: fp };
+  }
+
   async #takeQuota(st: StationCaller, batch: Batch, run: FactoryRunsTable): Promise<void> {
     if (run.quota_counted === 1) return;
-    await this.#d.store.transaction(async (tx) => {
+    await this.#group.run(async (tx) => {
       const res = await tx
         .updateTable('batches')
         .set((eb) => ({ issued: eb('issued', '+', 1) }))
@@ -426,7 +557,57 @@ export class FactoryService {
   }
 
   async #usableBatch(st: StationCaller, batchId: string, db: Executor): Promise<Batch> {
-    const batch = await this.batches.getBatch(batchId, st.tenantId, db);
+    return this.#checkUsable(st, await this.batches.getBatch(batchId, st.tenantId, db));
+  }
+
+  /** The device's run in `batchId` with its batch, in one query; undefined if not exactly that. */
+  async #runWithBatch(
+    st: StationCaller,
+    batchId: string,
+    serial: string,
+  ): Promise<{ batch: Batch; run: FactoryRunsTable } | undefined> {
+    const r = await this.#d.store.db
+      .selectFrom('devices as d')
+      .innerJoin('factory_runs as r', 'r.device_id', 'd.id')
+      .innerJoin('batches as b', 'b.id', 'r.batch_id')
+      .selectAll('r')
+      .select([
+        'b.tenant_id as b_tenant_id',
+        'b.model_id as b_model_id',
+        'b.station_id as b_station_id',
+        'b.quantity as b_quantity',
+        'b.issued as b_issued',
+        'b.state as b_state',
+        'b.not_before as b_not_before',
+        'b.not_after as b_not_after',
+        'b.created_at as b_created_at',
+      ])
+      .where('d.manufacturer_id', '=', st.tenantId)
+      .where('d.serial', '=', serial)
+      .where('r.batch_id', '=', batchId)
+      .where('b.tenant_id', '=', st.tenantId)
+      .executeTakeFirst();
+    if (r === undefined) return undefined;
+    const { b_tenant_id, b_model_id, b_station_id, b_quantity, b_issued, b_state, ...rest } = r;
+    const { b_not_before, b_not_after, b_created_at, ...run } = rest;
+    const batch = toBatch({
+      id: run.batch_id,
+      tenant_id: b_tenant_id,
+      model_id: b_model_id,
+      station_id: b_station_id,
+      quantity: b_quantity,
+      issued: b_issued,
+      state: b_state,
+      not_before: b_not_before,
+      not_after: b_not_after,
+      created_at: b_created_at,
+    });
+    return { batch, run };
+  }
+
+  /** The batch if this station may provision into it now. */
+  #checkUsable(st: StationCaller, batch: Batch): Batch {
+    const batchId = batch.id;
     if (batch.stationId !== null && batch.stationId !== st.stationId) {
       throw new ForbiddenError(
         'ERR_FACTORY_STATION_NOT_ASSIGNED',
@@ -448,6 +629,12 @@ export class FactoryService {
     serial: string,
     states: readonly string[],
   ): Promise<{ batch: Batch; run: FactoryRunsTable }> {
+    const joined = await this.#runWithBatch(st, batchId, serial);
+    if (joined !== undefined && states.includes(joined.run.state)) {
+      this.#checkUsable(st, joined.batch);
+      return joined;
+    }
+    // The slow path only to name the exact refusal (unknown batch, other batch, wrong state).
     const batch = await this.#usableBatch(st, batchId, this.#d.store.db);
     const dev = await this.#d.registry.findDeviceBySerial(st.tenantId, serial);
     const run =

@@ -40,17 +40,99 @@ export async function provisionDevice(
   api: FactoryApi,
   o: StationOptions,
 ): Promise<ProvisionResult> {
-  let step = 'handshake';
+  const at = { step: 'handshake' };
   const hello = await link.hello();
-  const serial = str(hello.serial, link.device, step);
-  const model = str(hello.model, serial, step);
+  const serial = str(hello.serial, link.device, at.step);
+  const model = str(hello.model, serial, at.step);
   const fuses = hello.fuses as Fuses;
-  step = 'begin';
+  if (fuses.provisioned) return finishLocked(link, api, o, serial, model);
+  // Everything the server needs is read from the device first, so the server is called twice per
+  // device: start (begin + issue + seal) and complete.
+  let undo = true;
+  try {
+    at.step = 'identity';
+    const publicKey = bytes(
+      (await link.request('identity.generate', {}, at.step)).publicKey,
+      serial,
+      at.step,
+    );
+    at.step = 'csr';
+    const csr = bytes((await link.request('identity.csr', {}, at.step)).csr, serial, at.step);
+    at.step = 'secrets';
+    const tk = await link.request('transport.key', {}, at.step);
+    const transportPublicKey = bytes(tk.publicKey, serial, at.step);
+    const signature = bytes(tk.signature, serial, at.step);
+    at.step = 'issue';
+    const started = await api
+      .start({ batchId: o.batchId, serial, model, publicKey, csr, transportPublicKey, signature })
+      .catch((e: unknown) => {
+        if (e instanceof ImprintError && BEGIN_REFUSALS.has(e.code)) {
+          // Refused by begin's checks, before this attempt wrote anything: nothing to undo.
+          at.step = 'begin';
+          undo = false;
+        } else if (e instanceof ImprintError && SEAL_REFUSALS.test(e.code)) {
+          at.step = 'secrets';
+        }
+        throw e;
+      });
+    if (started.state === 'completed') return { serial, deviceId: started.deviceId, outcome: 'already' };
+    const { identity, sealed } = started;
+    if (identity === undefined || sealed === undefined) {
+      throw new InternalError(
+        'ERR_FACTORY_STATION_INTERNAL',
+        'the server answered start without an identity',
+      );
+    }
+    // The device keeps its IDevID chain with the key, to present it in mutual TLS (SZTP, EST).
+    await link.request(
+      'identity.store',
+      { certificate: identity.certificate, chain: identity.chain },
+      at.step,
+    );
+    at.step = 'secrets';
+    await link.request('secrets.install', { enc: sealed.enc, ciphertext: sealed.ciphertext }, at.step);
+    at.step = 'firmware';
+    await writeFirmware(link, await firmwareFor(api, o), o.chunkSize ?? 4096);
+    at.step = 'config';
+    await link.request('config.write', { config: identity.config }, at.step);
+    at.step = 'fuses';
+    await link.request('fuses.burn', { names: ['secureBoot', 'debugLocked', 'provisioned'] }, at.step);
+    const done = await readbackAndComplete(link, api, o, serial, at);
+    return { ...done, certificate: identity.certificate, chain: identity.chain };
+  } catch (e) {
+    if (!undo) return rethrow(e, serial, at.step);
+    return abortAndRethrow(api, o, serial, at.step, e);
+  }
+}
+
+/** Codes of begin's checks: a start refused with one of them left nothing of this attempt behind. */
+const BEGIN_REFUSALS = new Set([
+  'ERR_BATCH_NOT_FOUND',
+  'ERR_FACTORY_STATION_NOT_ASSIGNED',
+  'ERR_FACTORY_BATCH_CLOSED',
+  'ERR_FACTORY_BATCH_WINDOW',
+  'ERR_FACTORY_MODEL_MISMATCH',
+  'ERR_FACTORY_DEVICE_PROVISIONED',
+  'ERR_FACTORY_DEVICE_OTHER_BATCH',
+  'ERR_DEVICE_SERIAL_INVALID',
+]);
+
+/** Codes of the sealing part of start (reported at the station's `secrets` step, as before start). */
+const SEAL_REFUSALS = /^ERR_(FACTORY_TRANSPORT_KEY_UNVERIFIED|HPKE_)/;
+
+/** A device whose lock bit is set: only a run that had issued its identity (then crashed) may finish. */
+async function finishLocked(
+  link: LinkClient,
+  api: FactoryApi,
+  o: StationOptions,
+  serial: string,
+  model: string,
+): Promise<ProvisionResult> {
   const begun = await api
     .begin({ batchId: o.batchId, serial, model })
-    .catch((e: unknown) => rethrow(e, serial, step));
+    .catch((e: unknown) => rethrow(e, serial, 'begin'));
   if (begun.state === 'completed') return { serial, deviceId: begun.deviceId, outcome: 'already' };
-  if (fuses.provisioned && begun.state !== 'issued') {
+  if (begun.state !== 'issued') {
     throw new LinkError(
       'ERR_FACTORY_DEVICE_LOCKED',
       { device: serial, step: 'read-id' },
@@ -58,53 +140,50 @@ export async function provisionDevice(
       { status: 409 },
     );
   }
+  const at = { step: 'readback' };
   try {
-    let identity;
-    if (!fuses.provisioned) {
-      step = 'identity';
-      const publicKey = bytes((await link.request('identity.generate', {}, step)).publicKey, serial, step);
-      step = 'csr';
-      const csr = bytes((await link.request('identity.csr', {}, step)).csr, serial, step);
-      step = 'issue';
-      identity = await api.issue({ batchId: o.batchId, serial, publicKey, csr });
-      step = 'secrets';
-      const tk = await link.request('transport.key', {}, step);
-      const sealed = await api.seal({
-        batchId: o.batchId,
-        serial,
-        transportPublicKey: bytes(tk.publicKey, serial, step),
-        signature: bytes(tk.signature, serial, step),
-      });
-      await link.request('secrets.install', { enc: sealed.enc, ciphertext: sealed.ciphertext }, step);
-      step = 'firmware';
-      await writeFirmware(link, await firmwareFor(api, o), o.chunkSize ?? 4096);
-      step = 'config';
-      await link.request('config.write', { config: identity.config }, step);
-      step = 'fuses';
-      await link.request('fuses.burn', { names: ['secureBoot', 'debugLocked', 'provisioned'] }, step);
-    }
-    step = 'readback';
-    const readback = toReadback(await link.request('status', {}, step), serial, step);
-    step = 'complete';
-    const done = await api.complete({ batchId: o.batchId, serial, readback });
-    return {
-      serial,
-      deviceId: done.deviceId,
-      outcome: 'provisioned',
-      fingerprint: done.fingerprint,
-      claimCode: done.claimCode,
-      ...(identity === undefined ? {} : { certificate: identity.certificate, chain: identity.chain }),
-    };
+    return await readbackAndComplete(link, api, o, serial, at);
   } catch (e) {
-    const err =
-      e instanceof ImprintError
-        ? e
-        : new InternalError('ERR_FACTORY_STATION_INTERNAL', 'the station failed internally', { cause: e });
-    await api
-      .abort({ batchId: o.batchId, serial, step, code: err.code, message: err.message })
-      .catch(() => undefined);
-    return rethrow(err, serial, step);
+    return abortAndRethrow(api, o, serial, at.step, e);
   }
+}
+
+async function readbackAndComplete(
+  link: LinkClient,
+  api: FactoryApi,
+  o: StationOptions,
+  serial: string,
+  at: { step: string },
+): Promise<ProvisionResult> {
+  at.step = 'readback';
+  const readback = toReadback(await link.request('status', {}, at.step), serial, at.step);
+  at.step = 'complete';
+  const done = await api.complete({ batchId: o.batchId, serial, readback });
+  return {
+    serial,
+    deviceId: done.deviceId,
+    outcome: 'provisioned',
+    fingerprint: done.fingerprint,
+    claimCode: done.claimCode,
+  };
+}
+
+/** Aborts the device's run on the server (revoking what was issued), then rethrows as a LinkError. */
+async function abortAndRethrow(
+  api: FactoryApi,
+  o: StationOptions,
+  serial: string,
+  step: string,
+  e: unknown,
+): Promise<never> {
+  const err =
+    e instanceof ImprintError
+      ? e
+      : new InternalError('ERR_FACTORY_STATION_INTERNAL', 'the station failed internally', { cause: e });
+  await api
+    .abort({ batchId: o.batchId, serial, step, code: err.code, message: err.message })
+    .catch(() => undefined);
+  return rethrow(err, serial, step);
 }
 
 async function firmwareFor(api: FactoryApi, o: StationOptions): Promise<FirmwareBundle> {
@@ -129,11 +208,7 @@ async function writeFirmware(link: LinkClient, fw: FirmwareBundle, chunk: number
       'firmware',
     );
   }
-  await link.request(
-    'firmware.commit',
-    { signature: fw.signature, publicKey: fw.signerPublicKey },
-    'firmware',
-  );
+  await link.request('firmware.commit', {}, 'firmware');
 }
 
 function toReadback(s: Record<string, unknown>, serial: string, step: string): Readback {

@@ -53,12 +53,29 @@ export interface SealResult {
   readonly ciphertext: Uint8Array;
 }
 
-/** A firmware image with its detached signature by the code-signing CA key. */
+/** begin + issue + seal in one call: what the station has read from the device before its first server call. */
+export interface StartRequest extends BeginRequest {
+  /** SPKI DER the device reported for its identity key. */
+  readonly publicKey: Uint8Array;
+  /** PKCS#10 DER signed by that key inside the secure element. */
+  readonly csr: Uint8Array;
+  /** Raw X25519 public key of the device's secure element. */
+  readonly transportPublicKey: Uint8Array;
+  /** Identity-key signature over transportKeyStatement(serial, key). */
+  readonly signature: Uint8Array;
+}
+export interface StartResult {
+  readonly deviceId: string;
+  /** `completed`: nothing left to do (no identity or secrets returned); otherwise where the run was. */
+  readonly state: 'started' | 'issued' | 'completed';
+  readonly identity?: IdentityResult;
+  readonly sealed?: SealResult;
+}
+
+/** The factory image: an MCUboot image signed by the code-signing CA key (full PUBKEY TLV). */
 export interface FirmwareBundle {
   readonly version: string;
   readonly image: Uint8Array;
-  /** ECDSA/SHA-256 DER signature over the image. */
-  readonly signature: Uint8Array;
   /** SPKI DER of the signing key (the device burns its SHA-256 as root of trust). */
   readonly signerPublicKey: Uint8Array;
 }
@@ -97,6 +114,8 @@ export interface AbortRequest {
 /** The server side as a station sees it: in process (FactoryService) or over HTTP. */
 export interface FactoryApi {
   begin(r: BeginRequest): Promise<BeginResult>;
+  /** begin, issue and seal in one round trip (the station's usual path for a device not yet locked). */
+  start(r: StartRequest): Promise<StartResult>;
   issue(r: IdentityRequest): Promise<IdentityResult>;
   seal(r: SealRequest): Promise<SealResult>;
   firmware(batchId: string): Promise<FirmwareBundle>;

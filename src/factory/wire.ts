@@ -15,6 +15,18 @@ export const IssueBody = Type.Object(
   { batchId: ID, serial: SERIAL, publicKey: B64, csr: B64 },
   { additionalProperties: false },
 );
+export const StartBody = Type.Object(
+  {
+    batchId: ID,
+    serial: SERIAL,
+    model: Type.String({ minLength: 1, maxLength: 64 }),
+    publicKey: B64,
+    csr: B64,
+    transportPublicKey: B64,
+    signature: B64,
+  },
+  { additionalProperties: false },
+);
 export const SealBody = Type.Object(
   { batchId: ID, serial: SERIAL, transportPublicKey: B64, signature: B64 },
   { additionalProperties: false },

@@ -11,6 +11,8 @@ import type { TargetChoice, UpdateClient } from './update-client.ts';
 export interface UpdateCheck {
   readonly action: 'up-to-date' | 'staged';
   readonly target?: TargetChoice;
+  /** Newer targets left alone because no staged release includes this device yet. */
+  readonly held: number;
 }
 
 /**
@@ -35,26 +37,28 @@ export async function installTarget(
 
 /**
  * Refreshes TUF metadata for the device's model and stages the newest image that is newer than
- * `runningVersion` and not below the device's security counter. Throws the refresh and install codes.
+ * `runningVersion`, not below the device's security counter and, when `rollout` is given, among the
+ * image digests a staged release lets this device take. Throws the refresh and install codes.
  */
 export async function checkForUpdate(
   client: UpdateClient,
   hw: BootHardware,
-  device: { modelId: string; runningVersion: string },
+  device: { modelId: string; runningVersion: string; rollout?: ReadonlySet<string> },
 ): Promise<UpdateCheck> {
   const running = parseVersion(device.runningVersion);
   const floor = hw.counter.read();
-  const candidates = (await client.refresh(device.modelId))
+  const newer = (await client.refresh(device.modelId))
     .filter((t) => t.info.custom !== undefined && t.info.custom.securityCounter >= floor)
-    .filter((t) => compareVersions(parseVersion(t.info.custom?.version ?? '0'), running) > 0)
-    .sort((a, b) =>
-      compareVersions(
-        parseVersion(b.info.custom?.version ?? '0'),
-        parseVersion(a.info.custom?.version ?? '0'),
-      ),
-    );
+    .filter((t) => compareVersions(parseVersion(t.info.custom?.version ?? '0'), running) > 0);
+  const rollout = device.rollout;
+  const candidates = (
+    rollout === undefined ? newer : newer.filter((t) => rollout.has(t.info.hashes.sha256))
+  ).sort((a, b) =>
+    compareVersions(parseVersion(b.info.custom?.version ?? '0'), parseVersion(a.info.custom?.version ?? '0')),
+  );
   const best = candidates[0];
-  if (best === undefined) return { action: 'up-to-date' };
+  const held = newer.length - candidates.length;
+  if (best === undefined) return { action: 'up-to-date', held };
   await installTarget(client, hw, best);
-  return { action: 'staged', target: best };
+  return { action: 'staged', target: best, held };
 }

@@ -97,6 +97,28 @@ export async function releaseRoutes(app: FastifyInstance, releases: ReleaseServi
       releases.progress(requirePrincipal(request).tenantId, (request.params as { id: string }).id),
   );
 
+  // The device asks which releases include it now (mutual TLS with its IDevID or LDevID).
+  app.get(
+    '/api/v1/firmware/rollout',
+    { config: { access: 'device' }, schema: { tags: ['firmware'] } },
+    async (request) => {
+      const p = requirePrincipal(request);
+      if (p.kind !== 'device')
+        throw new ForbiddenError(
+          'ERR_FIRMWARE_DEVICE_ONLY',
+          'only devices (mutual TLS) ask for their rollout',
+        );
+      return {
+        releases: (await releases.rolloutFor(p.id)).map((r) => ({
+          id: r.id,
+          imageDigest: r.imageDigest,
+          version: r.version,
+          securityCounter: r.securityCounter,
+        })),
+      };
+    },
+  );
+
   app.post(
     '/api/v1/firmware/reports',
     {

@@ -207,6 +207,34 @@ export class ReleaseService {
   }
 
   /**
+   * The releases a device may install now (its manufacturer's, for its model, at a stage that includes
+   * it), newest security counter first. The device's update agent installs only TUF targets listed here.
+   * Throws ERR_DEVICE_NOT_FOUND.
+   */
+  async rolloutFor(deviceId: string): Promise<Release[]> {
+    const db = this.#d.store.db;
+    const device = await db
+      .selectFrom('devices')
+      .select(['id', 'model_id', 'manufacturer_id'])
+      .where('id', '=', deviceId)
+      .executeTakeFirst();
+    if (device === undefined) throw new NotFoundError('ERR_DEVICE_NOT_FOUND', `no device ${deviceId}`);
+    const rows = await db
+      .selectFrom('firmware_releases')
+      .selectAll()
+      .where('tenant_id', '=', device.manufacturer_id)
+      .where('stage', '!=', 'draft')
+      .orderBy('security_counter', 'desc')
+      .execute();
+    const out: Release[] = [];
+    for (const r of rows) {
+      if (await this.eligible(device.manufacturer_id, r.id, { id: device.id, modelId: device.model_id }))
+        out.push(toRelease(r));
+    }
+    return out;
+  }
+
+  /**
    * Records a device's signed report of what it runs (or of an update it refused, audited only); the signature must come from the key bound to
    * the device's identity (SPKI DER whose SHA-256 is the device's fingerprint). Throws
    * ERR_FIRMWARE_REPORT_UNTRUSTED, ERR_FIRMWARE_BAD_RELEASE.
@@ -219,7 +247,7 @@ export class ReleaseService {
   ): Promise<void> {
     const device = await this.#d.store.db
       .selectFrom('devices')
-      .select(['id', 'identity_key_fingerprint'])
+      .select(['id', 'identity_key_fingerprint', 'manufacturer_id'])
       .where('id', '=', report.deviceId)
       .where('tenant_id', '=', tenantId)
       .executeTakeFirst();
@@ -256,7 +284,8 @@ export class ReleaseService {
         .insertInto('firmware_reports')
         .values({
           device_id: report.deviceId,
-          tenant_id: tenantId,
+          // Releases are the manufacturer's: its progress counts a device even after the device is sold.
+          tenant_id: device.manufacturer_id,
           version: report.version,
           image_digest: report.imageDigest,
           reported_at: report.time,
@@ -279,7 +308,7 @@ export class ReleaseService {
     const devices = await db
       .selectFrom('devices')
       .select(['id', 'model_id'])
-      .where('tenant_id', '=', tenantId)
+      .where('manufacturer_id', '=', tenantId)
       .where('model_id', 'in', [...release.modelIds])
       .execute();
     const reports = await db

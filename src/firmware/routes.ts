@@ -108,6 +108,14 @@ export async function firmwareRoutes(app: FastifyInstance, deps: FirmwareRouteDe
     },
   );
 
+  // The key whose hash the factory burns into every device: releases signed by it boot there.
+  app.post(
+    '/api/v1/firmware/keys/code-signing-ca',
+    { config: { access: RELEASE }, schema: { tags: ['firmware'] } },
+    async (request, reply) =>
+      reply.code(201).send(await signing.adoptCodeSigningKey(by(requirePrincipal(request)))),
+  );
+
   app.post(
     '/api/v1/firmware/sign',
     {

@@ -2,6 +2,7 @@ import { fromHex, toHex } from '../core/encoding.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { KeyAlgorithm } from '../keys/types.ts';
+import { findCaByRole } from '../pki/ca-store.ts';
 import type { Executor } from '../store/database.ts';
 import type { FirmwareImagesTable } from '../store/tables/firmware.ts';
 import { createHash } from 'node:crypto';
@@ -100,6 +101,51 @@ export class SigningService {
         details: { keyHash: toHex(signer.publicKey.hash), type: signer.publicKey.type, approvalsRequired },
       });
     });
+  }
+
+  /**
+   * Registers the tenant's code-signing CA key as a release key (once; later calls return it). The
+   * factory burns SHA-256 of this key's SPKI into every device's OTP, which is MCUboot's KEYHASH for
+   * EC keys, so images it signs boot on factory-provisioned devices. Throws ERR_CA_NOT_FOUND,
+   * ERR_FIRMWARE_KEY_OFFLINE.
+   */
+  async adoptCodeSigningKey(by: FirmwareActor): Promise<{ keyId: string; keyHash: string }> {
+    const ca = await findCaByRole(this.#d.store.db, by.tenantId, 'code-signing');
+    if (ca.keyId === null)
+      throw new ValidationError(
+        'ERR_FIRMWARE_KEY_OFFLINE',
+        'the code-signing CA key is not in the key store',
+      );
+    const keyHash = toHex(keyStoreSigner(this.#d.keys, await this.#d.keys.get(ca.keyId)).publicKey.hash);
+    try {
+      await this.registerKey(by, ca.keyId);
+    } catch (e) {
+      // Adopted earlier, or by a concurrent caller: both leave the key registered, which is the goal.
+      if (!(e instanceof ConflictError && e.code === 'ERR_FIRMWARE_KEY_EXISTS')) throw e;
+    }
+    return { keyId: ca.keyId, keyHash };
+  }
+
+  /**
+   * Signs unless the same key already signed an image with the same MCUboot image hash (same payload
+   * and header), and returns that image's file digest. Throws the requestSignature codes and
+   * ERR_FIRMWARE_APPROVAL_PENDING when the key needs approvals.
+   */
+  async signOnce(by: FirmwareActor, keyId: string, payload: Uint8Array, params: SignParams): Promise<string> {
+    const { signer } = await this.signer(by.tenantId, keyId);
+    const imageHash = toHex(draftImage(specFrom(payload, params), signer.publicKey).digest);
+    const existing = await this.#d.store.db
+      .selectFrom('firmware_images')
+      .select('digest')
+      .where('tenant_id', '=', by.tenantId)
+      .where('key_id', '=', keyId)
+      .where('image_hash', '=', imageHash)
+      .executeTakeFirst();
+    if (existing !== undefined) return existing.digest;
+    const req = await this.requestSignature(by, keyId, payload, params);
+    if (req.imageDigest === null)
+      throw new ConflictError('ERR_FIRMWARE_APPROVAL_PENDING', `signing request ${req.id} awaits approvals`);
+    return req.imageDigest;
   }
 
   /** The tenant's release key as an image signer. Throws ERR_FIRMWARE_KEY_NOT_FOUND. */

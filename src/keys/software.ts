@@ -160,6 +160,11 @@ export class SoftwareKeyStore implements KeyStore {
     return keyInfo(row);
   }
 
+  /** See KeyStore.exportForOffline. */
+  async exportForOffline(id: string, passphrase: string): Promise<string> {
+    return encryptedPkcs8Pem(this.#private(await this.#row(id)), passphrase);
+  }
+
   /** See KeyStore.destroy. */
   async destroy(id: string): Promise<void> {
     await this.#row(id);
@@ -223,6 +228,19 @@ export class SoftwareKeyStore implements KeyStore {
       });
     }
   }
+}
+
+/**
+ * A private key as encrypted PKCS#8 PEM: PBES2 + PBKDF2-HMAC-SHA256 + AES-256-CBC, what `openssl pkcs8
+ * -topk8 -v2 aes-256-cbc` writes. Throws ERR_CA_PASSPHRASE_WEAK under 12 characters.
+ */
+export function encryptedPkcs8Pem(key: KeyObject, passphrase: string): string {
+  if (passphrase.length < 12)
+    throw new ValidationError(
+      'ERR_CA_PASSPHRASE_WEAK',
+      'the export passphrase must be at least 12 characters',
+    );
+  return key.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase }) as string;
 }
 
 /** A new key pair generated in this process (for the software store and for keys exported offline). */

@@ -57,6 +57,12 @@ export interface KeyStore {
   ): Promise<Uint8Array>;
   /** Destroys the private key; the public record stays for audit. Throws ERR_KEY_NOT_FOUND. */
   destroy(id: string): Promise<void>;
+  /**
+   * The private key as encrypted PKCS#8 PEM, for an offline ceremony whose caller destroys the key in
+   * the store next. Absent on stores whose keys can never leave (an HSM). Throws ERR_KEY_NOT_FOUND,
+   * ERR_CA_PASSPHRASE_WEAK.
+   */
+  exportForOffline?(id: string, passphrase: string): Promise<string>;
   /** Releases sessions and handles. */
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import type { Random } from '../core/random.ts';
 import type { KeyStore } from '../keys/types.ts';
 import type { RegistryService } from '../registry/service.ts';
 import type { Store } from '../store/database.ts';
+import { GroupCommit } from '../store/group-commit.ts';
 import { DEFAULT_KEY_POLICY, type KeyPolicy, type PkiOptions } from './types.ts';
 
 /** The PKI's dependencies and resolved options. */
@@ -21,6 +22,10 @@ export interface PkiContext {
   readonly ocspValidityMs: number;
   readonly ocspEpochTtlMs: number;
   readonly ocspCacheSize: number;
+  readonly ocspSignerValidityMs: number;
+  readonly ocspSignerRenewFraction: number;
+  /** Issuance transactions of concurrent callers commit together (one commit per group, not per certificate). */
+  readonly commits: GroupCommit;
   /** Short-lived memo of immutable or slowly changing records (CA rows, key infos, names, chains). */
   readonly memo: Map<string, { readonly value: unknown; readonly until: number }>;
 }
@@ -40,7 +45,16 @@ export async function memo<T>(ctx: PkiContext, key: string, ttlMs: number, fn: (
 export function pkiContext(
   core: Omit<
     PkiContext,
-    'baseUrl' | 'keyPolicy' | 'crlValidityMs' | 'ocspValidityMs' | 'ocspEpochTtlMs' | 'ocspCacheSize' | 'memo'
+    | 'baseUrl'
+    | 'keyPolicy'
+    | 'crlValidityMs'
+    | 'ocspValidityMs'
+    | 'ocspEpochTtlMs'
+    | 'ocspCacheSize'
+    | 'ocspSignerValidityMs'
+    | 'ocspSignerRenewFraction'
+    | 'memo'
+    | 'commits'
   >,
   options: PkiOptions,
 ): PkiContext {
@@ -57,7 +71,10 @@ export function pkiContext(
     ocspValidityMs: options.ocspValidityMs ?? 3600_000,
     ocspEpochTtlMs: options.ocspEpochTtlMs ?? 1000,
     ocspCacheSize: options.ocspCacheSize ?? 100_000,
+    ocspSignerValidityMs: (options.ocspSignerValidityDays ?? 90) * 86400_000,
+    ocspSignerRenewFraction: options.ocspSignerRenewFraction ?? 1 / 3,
     memo: new Map(),
+    commits: new GroupCommit(core.store),
   };
 }
 

@@ -1,37 +1,23 @@
 /** Creates a tenant's CA hierarchy from a declarative profile: root, issuing CAs, OCSP responders, first CRLs. */
 import 'reflect-metadata';
-import { generateSoftwareKeyPair } from '../keys/software.ts';
-import { X509Certificate } from '@peculiar/x509';
+import { encryptedPkcs8Pem, generateSoftwareKeyPair } from '../keys/software.ts';
 import { KeyUsageFlags, type Extension, type Name } from '@peculiar/asn1-x509';
 import { ConflictError, ValidationError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
-import { toPem } from '../core/encoding.ts';
 import type { KeyAlgorithm } from '../keys/types.ts';
 import type { CasTable } from '../store/tables/pki.ts';
 import type { CertificatesTable } from '../store/tables/foundation.ts';
-import {
-  buildName,
-  keyObjectSigner,
-  keyStoreSigner,
-  randomSerial,
-  serialToHex,
-  sha256Hex,
-  type Signer,
-} from './asn1.ts';
+import { buildName, keyObjectSigner, keyStoreSigner, randomSerial, type Signer } from './asn1.ts';
 import { buildCertificate } from './cert-builder.ts';
-import {
-  aiaExt,
-  basicConstraintsExt,
-  crlDpExt,
-  extKeyUsageExt,
-  keyUsageExt,
-  ocspNoCheckExt,
-  EKU,
-} from './extensions.ts';
+import { aiaExt, basicConstraintsExt, crlDpExt, keyUsageExt } from './extensions.ts';
 import { buildCrl, storeCrl } from './crl.ts';
 import { caCertUrl, crlUrl, type PkiContext } from './context.ts';
 import { toCa } from './ca-store.ts';
+import { buildOcspSignerCertificate, ocspSignerNotAfter } from './ocsp-signer.ts';
+import { caRow, certRow } from './rows.ts';
 import type { CaRecord, CaRole } from './types.ts';
+
+export { certPem, certRow } from './rows.ts';
 
 /** One issuing CA in a hierarchy profile. */
 export interface IssuingCaSpec {
@@ -154,6 +140,10 @@ export async function initHierarchy(
   for (const spec of profile.issuing) {
     const key = await ctx.keys.generate(`ca/${tenantId}/${spec.name}/${newId('key')}`, spec.algorithm);
     const id = newId('ca');
+    const caNotAfter = Math.min(
+      now.getTime() + spec.validityYears * YEAR,
+      now.getTime() + profile.root.validityYears * YEAR,
+    );
     const name = buildName([
       ['O', org],
       ['CN', spec.commonName],
@@ -165,12 +155,7 @@ export async function initHierarchy(
       spki: key.publicKeyDer,
       serial: randomSerial(ctx.random),
       notBefore,
-      notAfter: new Date(
-        Math.min(
-          now.getTime() + spec.validityYears * YEAR,
-          now.getTime() + profile.root.validityYears * YEAR,
-        ),
-      ),
+      notAfter: new Date(caNotAfter),
       extensions: [
         ...caExtensions(0),
         crlDpExt(crlUrl(ctx, rootId)),
@@ -186,7 +171,7 @@ export async function initHierarchy(
     // The delegated OCSP responder, so the CA key signs only certificates and CRLs.
     const ocspAlg = profile.ocspAlgorithm ?? spec.algorithm;
     const ocspKey = await ctx.keys.generate(`ocsp/${tenantId}/${spec.name}/${newId('key')}`, ocspAlg);
-    const ocspDer = await buildCertificate({
+    const ocspDer = await buildOcspSignerCertificate({
       signer,
       issuer: name,
       subject: buildName([
@@ -196,13 +181,7 @@ export async function initHierarchy(
       spki: ocspKey.publicKeyDer,
       serial: randomSerial(ctx.random),
       notBefore,
-      notAfter: new Date(now.getTime() + YEAR),
-      extensions: [
-        basicConstraintsExt(false),
-        keyUsageExt(KeyUsageFlags.digitalSignature),
-        extKeyUsageExt([EKU.ocspSigning]),
-        ocspNoCheckExt(),
-      ],
+      notAfter: ocspSignerNotAfter(ctx, { notAfter: new Date(caNotAfter).toISOString() }, now),
     });
     const ocspRow = certRow(tenantId, id, 'ocsp-signer', ocspDer, ocspKey.publicKeyDer, now);
     certRows.push(ocspRow);
@@ -288,94 +267,13 @@ async function rootKey(
     const key = await ctx.keys.generate(`ca/root/${newId('key')}`, alg);
     return { signer: keyStoreSigner(ctx.keys, key.id, alg, key.publicKeyDer), keyId: key.id };
   }
-  if (pass.length < 12)
-    throw new ValidationError(
-      'ERR_CA_PASSPHRASE_WEAK',
-      'the root export passphrase must be at least 12 characters',
-    );
   const { privateKey, publicKey } = generateSoftwareKeyPair(alg);
+  const exportPem = encryptedPkcs8Pem(privateKey, pass);
   const spki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
-  // PBES2 + PBKDF2-HMAC-SHA256 + AES-256-CBC: what `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes.
-  const exportPem = privateKey.export({
-    format: 'pem',
-    type: 'pkcs8',
-    cipher: 'aes-256-cbc',
-    passphrase: pass,
-  }) as string;
   return { signer: keyObjectSigner(privateKey, alg, spki), keyId: null, exportPem };
 }
 
-function caExtensions(pathLen: number): Extension[] {
+/** basicConstraints CA:TRUE with this pathLen + keyCertSign and cRLSign. */
+export function caExtensions(pathLen: number): Extension[] {
   return [basicConstraintsExt(true, pathLen), keyUsageExt(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign)];
-}
-
-function caRow(
-  id: string,
-  tenantId: string,
-  name: string,
-  role: CaRole,
-  keyId: string | null,
-  alg: KeyAlgorithm,
-  certDer: Uint8Array,
-  parentId: string | null,
-  now: Date,
-): CasTable {
-  const x = new X509Certificate(Uint8Array.from(certDer));
-  return {
-    id,
-    tenant_id: tenantId,
-    name,
-    role,
-    key_id: keyId,
-    key_algorithm: alg,
-    certificate: certDer,
-    parent_id: parentId,
-    state: keyId === null ? 'offline' : 'active',
-    subject: x.subject,
-    serial_hex: x.serialNumber.toLowerCase().replace(/^0+/, ''),
-    not_before: x.notBefore.toISOString(),
-    not_after: x.notAfter.toISOString(),
-    crl_number: 0,
-    next_crl_at: null,
-    revocation_epoch: 0,
-    ocsp_key_id: null,
-    ocsp_cert_id: null,
-    created_at: now.toISOString(),
-  };
-}
-
-/** A certificates row for a DER certificate issued by `caId`. */
-export function certRow(
-  tenantId: string,
-  caId: string,
-  profile: string,
-  certDer: Uint8Array,
-  spki: Uint8Array,
-  now: Date,
-  deviceId: string | null = null,
-): CertificatesTable {
-  const x = new X509Certificate(Uint8Array.from(certDer));
-  return {
-    id: newId('crt'),
-    tenant_id: tenantId,
-    ca_id: caId,
-    device_id: deviceId,
-    profile,
-    serial_hex: serialToHex(new Uint8Array(Buffer.from(x.serialNumber, 'hex'))),
-    subject: x.subject,
-    issuer: x.issuer,
-    not_before: x.notBefore.toISOString(),
-    not_after: x.notAfter.toISOString(),
-    spki_sha256: sha256Hex(spki),
-    der: certDer,
-    status: 'good',
-    revoked_at: null,
-    revocation_reason: null,
-    created_at: now.toISOString(),
-  };
-}
-
-/** PEM of a DER certificate. */
-export function certPem(certDer: Uint8Array): string {
-  return toPem('CERTIFICATE', certDer);
 }

@@ -3,7 +3,6 @@ import 'reflect-metadata';
 import { ConflictError, ValidationError } from '../core/errors.ts';
 import { bytesEqual } from '../core/encoding.ts';
 import type { Device } from '../registry/types.ts';
-import type { Executor } from '../store/database.ts';
 import { encodeName, der, randomSerial, serialToHex, sha256Hex } from './asn1.ts';
 import { newId } from '../core/ids.ts';
 import type { CertificatesTable } from '../store/tables/foundation.ts';
@@ -12,6 +11,7 @@ import { caChain, findCaByRole, getCa, toCertificate } from './ca-store.ts';
 import { caCertUrl, crlUrl, memo, ocspUrl, type PkiContext } from './context.ts';
 import { caSigner } from './crl.ts';
 import { checkCsr, type CheckedCsr } from './csr.ts';
+import { CertificateCommitter, cloneAlarm, keyInUse } from './issue-commit.ts';
 import {
   aiaExt,
   basicConstraintsExt,
@@ -66,7 +66,7 @@ interface Subject {
 /**
  * Issues a certificate from a CSR. Throws ERR_PROFILE_UNKNOWN, ERR_CA_NOT_FOUND, ERR_PROFILE_CA_MISMATCH,
  * ERR_CA_OFFLINE, every ERR_CSR_* of checkCsr, ERR_CSR_EXTENSION_NOT_ALLOWED, ERR_CSR_SUBJECT_INVALID,
- * ERR_CSR_SAN_INVALID, ERR_CSR_DEVICE_UNKNOWN, ERR_CSR_MODEL_MISMATCH, ERR_CSR_DEVICE_DEPROVISIONED,
+ * ERR_CSR_SAN_INVALID, ERR_CSR_DEVICE_UNKNOWN, ERR_CSR_DEVICE_AMBIGUOUS, ERR_CSR_MODEL_MISMATCH, ERR_CSR_DEVICE_DEPROVISIONED,
  * ERR_CSR_KEY_IN_USE (after auditing a cloned-key alarm), ERR_CSR_IDENTITY_KEY_MISMATCH, ERR_CSR_VALIDITY_INVALID.
  */
 export async function issueFromCsr(
@@ -76,7 +76,7 @@ export async function issueFromCsr(
 ): Promise<IssuedCertificate> {
   const profile = getProfile(req.profile);
   const ca = await issuingCa(ctx, req.tenantId, profile, req.caId);
-  const csr = checkCsr(req.csr, ctx.keyPolicy);
+  const csr = await checkCsr(req.csr, ctx.keyPolicy);
   checkExtensions(profile, csr);
   const subject = await resolveSubject(ctx, req, profile, csr);
   return issueForKey(ctx, by, { ca, profile, spki: csr.spki, subject, req });
@@ -158,7 +158,11 @@ async function resolveSubject(
       'the CSR subject needs the device serial in a serialNumber attribute',
     );
   }
-  const device = await ctx.registry.findDeviceBySerial(req.tenantId, serial);
+  // An IDevID is the manufacturer's statement; an LDevID comes from the CA of whoever owns the device now.
+  const device =
+    profile.deviceTenant === 'manufacturer'
+      ? await ctx.registry.findDeviceBySerial(req.tenantId, serial)
+      : await ownedDevice(ctx, req.tenantId, serial, req.model);
   if (device === undefined)
     throw new ValidationError('ERR_CSR_DEVICE_UNKNOWN', `no device ${serial} in this tenant`);
   const model = await memo(ctx, `model:${device.modelId}`, 60_000, () =>
@@ -186,6 +190,36 @@ async function resolveSubject(
       hmn.push({ type: 'hmn', hwType: req.hwType, hwSerialNum: serialBytes });
   }
   return { device, values: { tenant: tenant.name, serial, model: model.name }, san: [...hmn, ...san] };
+}
+
+/**
+ * The device with this serial that the tenant owns now (claimed, bought or resold to it, or still with its
+ * maker). Serials are unique per manufacturer only, so an owner may hold two; `model` then decides.
+ * Throws ERR_CSR_DEVICE_AMBIGUOUS.
+ */
+async function ownedDevice(
+  ctx: PkiContext,
+  tenantId: string,
+  serial: string,
+  model: string | undefined,
+): Promise<Device | undefined> {
+  const rows = await ctx.store.db
+    .selectFrom('devices')
+    .innerJoin('device_models', 'device_models.id', 'devices.model_id')
+    .select(['devices.id', 'devices.model_id', 'device_models.name'])
+    .where('devices.tenant_id', '=', tenantId)
+    .where('devices.serial', '=', serial)
+    .limit(16)
+    .execute();
+  const byModel = model === undefined ? rows : rows.filter((r) => r.model_id === model || r.name === model);
+  const pick = byModel.length === 0 ? rows : byModel;
+  if (pick.length > 1)
+    throw new ValidationError(
+      'ERR_CSR_DEVICE_AMBIGUOUS',
+      `this tenant owns several devices with serial ${serial}; name the model`,
+    );
+  const id = pick[0]?.id;
+  return id === undefined ? undefined : ctx.registry.getDevice(id);
 }
 
 /** Signs a leaf for a validated key and subject, then stores and audits it. */
@@ -241,25 +275,12 @@ export async function issueForKey(
     revocation_reason: null,
     created_at: now.toISOString(),
   };
-  const stored = await ctx.store.transaction(async (tx) => {
-    // Re-checked inside the transaction: another issuance may have bound the key meanwhile.
-    const clash = await keyClash(tx, fingerprint, subject.device, profile);
-    if (clash !== undefined) return clash;
-    await tx.insertInto('certificates').values(row).execute();
-    if (
-      profile.bindsIdentityKey &&
-      subject.device !== null &&
-      subject.device.identityKeyFingerprint !== fingerprint
-    ) {
-      await ctx.registry.updateDevice(
-        tx,
-        by,
-        subject.device.id,
-        { identityKeyFingerprint: fingerprint },
-        'device.identity_bound',
-      );
-    }
-    await ctx.audit.append(tx, {
+  const outcome = await committerOf(ctx).commit({
+    by,
+    row,
+    device: subject.device,
+    profile,
+    event: {
       ...by,
       action: 'cert.issued',
       subject: row.id,
@@ -273,19 +294,38 @@ export async function issueForKey(
         spkiSha256: fingerprint,
         notAfter: row.not_after,
       },
-    });
-    return toCertificate(row);
+    },
   });
-  if (typeof stored === 'string') {
-    await alarm(ctx, by, { fingerprint, device: subject.device, caTenant: ca.tenantId, boundTo: stored });
+  if (outcome.kind === 'identity-mismatch')
+    throw new ConflictError(
+      'ERR_CSR_IDENTITY_KEY_MISMATCH',
+      `device ${subject.device?.serial ?? ''} already has a different identity key`,
+    );
+  if (outcome.kind === 'clash') {
+    await cloneAlarm(ctx, by, {
+      fingerprint,
+      device: subject.device,
+      caTenant: ca.tenantId,
+      boundTo: outcome.boundTo,
+    });
     throw keyInUse();
   }
-  const chain = await memo(ctx, `chain:${ca.id}`, 60_000, () => caChain(ctx.store.db, ca));
-  return {
-    certificate: stored,
-    pem: certPem(der),
-    chainPem: chain.map((c) => certPem(c.certificate)).join(''),
-  };
+  const chainPem = await memo(ctx, `chain:${ca.id}`, 60_000, async () =>
+    (await caChain(ctx.store.db, ca)).map((c) => certPem(c.certificate)).join(''),
+  );
+  return { certificate: toCertificate(row), pem: certPem(der), chainPem };
+}
+
+const committers = new WeakMap<PkiContext, CertificateCommitter>();
+
+/** The certificate committer of this PKI context (one per context, so its groups share one queue). */
+function committerOf(ctx: PkiContext): CertificateCommitter {
+  let c = committers.get(ctx);
+  if (c === undefined) {
+    c = new CertificateCommitter(ctx);
+    committers.set(ctx, c);
+  }
+  return c;
 }
 
 const constantExtensions = new Map<string, Uint8Array[]>();
@@ -326,63 +366,4 @@ function validity(
     throw new ValidationError('ERR_CSR_VALIDITY_INVALID', `validity must be 1-${profile.validityDays} days`);
   }
   return new Date(Math.min(now.getTime() + days * 86400_000, Date.parse(ca.notAfter)));
-}
-
-/** The id of what the key is already bound to (another device or a non-device certificate), if anything. */
-async function keyClash(
-  db: Executor,
-  fingerprint: string,
-  device: Device | null,
-  profile: LeafProfile,
-): Promise<string | undefined> {
-  const certs = await db
-    .selectFrom('certificates')
-    .select(['id', 'device_id'])
-    .where('spki_sha256', '=', fingerprint)
-    .execute();
-  for (const c of certs) {
-    if (device === null ? c.device_id !== null : c.device_id !== device.id) return c.device_id ?? c.id;
-  }
-  const bound = await db
-    .selectFrom('devices')
-    .select('id')
-    .where('identity_key_fingerprint', '=', fingerprint)
-    .executeTakeFirst();
-  if (bound !== undefined && bound.id !== device?.id) return bound.id;
-  if (
-    profile.bindsIdentityKey &&
-    device !== null &&
-    device.identityKeyFingerprint !== null &&
-    device.identityKeyFingerprint !== fingerprint
-  ) {
-    throw new ConflictError(
-      'ERR_CSR_IDENTITY_KEY_MISMATCH',
-      `device ${device.serial} already has a different identity key`,
-    );
-  }
-  return undefined;
-}
-
-/** The cloned-key alarm commits in its own transaction: the refused issuance must still leave a trace. */
-async function alarm(
-  ctx: PkiContext,
-  by: { actor: string },
-  c: { fingerprint: string; device: Device | null; caTenant: string; boundTo: string },
-): Promise<void> {
-  await ctx.store.transaction((tx) =>
-    ctx.audit.append(tx, {
-      ...by,
-      action: 'security.cloned_key',
-      subject: c.device?.id ?? `spki:${c.fingerprint}`,
-      tenantId: c.caTenant,
-      details: { spkiSha256: c.fingerprint, serial: c.device?.serial ?? null, boundTo: c.boundTo },
-    }),
-  );
-}
-
-function keyInUse(): ConflictError {
-  return new ConflictError(
-    'ERR_CSR_KEY_IN_USE',
-    'this public key is already bound to another device or certificate',
-  );
 }

@@ -41,6 +41,7 @@ import {
 import { certificateSubject } from './cert-builder.ts';
 import type { PkiContext } from './context.ts';
 import { listCas } from './ca-store.ts';
+import { ocspSignerDue, renewOcspSigner } from './ocsp-signer.ts';
 
 const HASHES: Record<string, string> = {
   '1.3.14.3.2.26': 'sha1',
@@ -53,6 +54,10 @@ const MAX_NONCE = 64;
 
 interface Responder {
   readonly caId: string;
+  /** certificates.id of the responder certificate, to notice a renewal made by another process. */
+  readonly certId: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
   readonly signer: Signer;
   readonly responderKeyHash: Uint8Array;
   readonly cert: Certificate;
@@ -81,6 +86,10 @@ export class OcspResponder {
   readonly #cache = new Map<string, CacheEntry>();
   /** The same entries keyed by the request's exact bytes (base64). */
   readonly #raw = new Map<string, CacheEntry>();
+  /** Responder renewals under way in this process, by CA id (one at a time per CA). */
+  readonly #renewals = new Map<string, Promise<void>>();
+  /** When a failed automatic renewal may be tried again, by CA id (a CA whose key went offline, say). */
+  readonly #retryAt = new Map<string, number>();
 
   constructor(ctx: PkiContext) {
     this.#ctx = ctx;
@@ -139,7 +148,21 @@ export class OcspResponder {
       allKnown &&= s.certStatus.unknown === undefined;
       singles.push(s);
     }
-    const out = await this.#sign(responder, singles, now, nonce);
+    this.#renewIfDue(responder, now);
+    let out: Uint8Array;
+    try {
+      out = await this.#sign(responder, singles, now, nonce);
+    } catch {
+      // The responder key may have been replaced and destroyed by another process: reload once.
+      this.#responders.delete(caId);
+      const fresh = await this.#responder(caId);
+      if (fresh === null) return ocspError(OCSPResponseStatus.internalError);
+      try {
+        out = await this.#sign(fresh, singles, now, nonce);
+      } catch {
+        return ocspError(OCSPResponseStatus.internalError);
+      }
+    }
     if (cacheable && allKnown) {
       const entry = { der: out, epoch, refreshAt: now.getTime() + this.#ctx.ocspValidityMs / 4, caId };
       this.#remember(this.#cache, key, entry);
@@ -159,6 +182,43 @@ export class OcspResponder {
   reload(): void {
     this.#issuersLoadedAt = -Infinity;
     this.#responders.clear();
+  }
+
+  /** Switches this process to a CA's new responder at once (after a renewal here). */
+  responderChanged(caId: string): void {
+    this.#responders.delete(caId);
+    this.invalidate(caId);
+  }
+
+  /** Resolves when no automatic responder renewal is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#renewals.size > 0) await Promise.all(this.#renewals.values());
+  }
+
+  /**
+   * Starts a renewal of the responder certificate when it is due; the current response is still signed
+   * by the current (valid) responder. Failures are left for the scheduler's next run to retry.
+   */
+  #renewIfDue(r: Responder, now: Date): void {
+    const t = now.getTime();
+    if (
+      this.#renewals.has(r.caId) ||
+      (this.#retryAt.get(r.caId) ?? 0) > t ||
+      !ocspSignerDue(this.#ctx, r.notBefore, r.notAfter, t)
+    )
+      return;
+    const run = renewOcspSigner(this.#ctx, { actor: 'system:ocsp' }, r.caId, { onlyIfDue: true })
+      .then(
+        () => {
+          this.#retryAt.delete(r.caId);
+          this.responderChanged(r.caId);
+        },
+        () => {
+          this.#retryAt.set(r.caId, t + 60_000);
+        },
+      )
+      .finally(() => this.#renewals.delete(r.caId));
+    this.#renewals.set(r.caId, run);
   }
 
   async #single(caId: string, certId: CertID, now: Date): Promise<SingleResponse> {
@@ -250,7 +310,13 @@ export class OcspResponder {
     const row = await this.#ctx.store.db
       .selectFrom('cas')
       .innerJoin('certificates', 'certificates.id', 'cas.ocsp_cert_id')
-      .select(['cas.ocsp_key_id', 'certificates.der'])
+      .select([
+        'cas.ocsp_key_id',
+        'certificates.id',
+        'certificates.der',
+        'certificates.not_before',
+        'certificates.not_after',
+      ])
       .where('cas.id', '=', caId)
       .executeTakeFirst();
     let responder: Responder | null = null;
@@ -258,6 +324,9 @@ export class OcspResponder {
       const info = await this.#ctx.keys.get(row.ocsp_key_id);
       responder = {
         caId,
+        certId: row.id,
+        notBefore: Date.parse(row.not_before),
+        notAfter: Date.parse(row.not_after),
         signer: keyStoreSigner(this.#ctx.keys, info.id, info.algorithm, info.publicKeyDer),
         responderKeyHash: new Uint8Array(
           createHash('sha1').update(publicKeyBits(info.publicKeyDer)).digest(),
@@ -276,10 +345,13 @@ export class OcspResponder {
       return known.epoch;
     const row = await this.#ctx.store.db
       .selectFrom('cas')
-      .select('revocation_epoch')
+      .select(['revocation_epoch', 'ocsp_cert_id'])
       .where('id', '=', caId)
       .executeTakeFirst();
     const epoch = Number(row?.revocation_epoch ?? 0);
+    // A responder renewed by another process: sign with the new one from now on.
+    const responder = this.#responders.get(caId);
+    if (responder !== undefined && responder?.certId !== row?.ocsp_cert_id) this.#responders.delete(caId);
     this.#epochs.set(caId, { epoch, checkedAt: now });
     return epoch;
   }

@@ -17,6 +17,11 @@ export interface LeafProfile {
   readonly extKeyUsage: readonly string[];
   /** The subject must be a registered device of the caller's tenant (serial from the CSR's serialNumber). */
   readonly device: boolean;
+  /**
+   * Which tenant the device must belong to: its manufacturer (identity issued at the factory) or its
+   * current owner (operational certificates follow the device through claims, sales and resales).
+   */
+  readonly deviceTenant: 'manufacturer' | 'owner';
   /** Subject template; `{serial}`, `{tenant}`, `{model}`, `{cn}` are filled from validated values. */
   readonly subject: readonly (readonly [NameAttr[0], string])[];
   /** SAN entry types the CSR may request (anything else, and any other extension, is refused). */
@@ -38,6 +43,7 @@ export const PROFILES: Readonly<Record<ProfileName, LeafProfile>> = {
     keyUsage: SIG,
     extKeyUsage: [EKU.clientAuth],
     device: true,
+    deviceTenant: 'manufacturer',
     subject: [
       ['O', '{tenant}'],
       ['OU', '{model}'],
@@ -56,6 +62,7 @@ export const PROFILES: Readonly<Record<ProfileName, LeafProfile>> = {
     keyUsage: SIG,
     extKeyUsage: [EKU.clientAuth],
     device: true,
+    deviceTenant: 'owner',
     subject: [
       ['O', '{tenant}'],
       ['CN', '{serial}'],
@@ -73,6 +80,7 @@ export const PROFILES: Readonly<Record<ProfileName, LeafProfile>> = {
     keyUsage: SIG,
     extKeyUsage: [EKU.codeSigning],
     device: false,
+    deviceTenant: 'owner',
     subject: [
       ['O', '{tenant}'],
       ['CN', '{cn}'],
@@ -89,6 +97,7 @@ export const PROFILES: Readonly<Record<ProfileName, LeafProfile>> = {
     keyUsage: SIG | KeyUsageFlags.keyEncipherment,
     extKeyUsage: [EKU.serverAuth],
     device: false,
+    deviceTenant: 'owner',
     subject: [
       ['O', '{tenant}'],
       ['CN', '{cn}'],
@@ -105,6 +114,7 @@ export const PROFILES: Readonly<Record<ProfileName, LeafProfile>> = {
     keyUsage: SIG,
     extKeyUsage: [EKU.clientAuth],
     device: false,
+    deviceTenant: 'owner',
     subject: [
       ['O', '{tenant}'],
       ['CN', '{cn}'],
@@ -121,6 +131,7 @@ export const PROFILES: Readonly<Record<ProfileName, LeafProfile>> = {
     keyUsage: SIG,
     extKeyUsage: [EKU.ocspSigning],
     device: false,
+    deviceTenant: 'owner',
     subject: [
       ['O', '{tenant}'],
       ['CN', '{cn}'],

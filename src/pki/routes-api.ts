@@ -1,4 +1,4 @@
-/** Operator API for the PKI under /api/v1: CAs (list, show, issue, revoke, CRL) and certificates (list, show). */
+/** Operator API for the PKI under /api/v1: CAs (list, show, issue, revoke, CRL, OCSP signer renewal) and certificates (list, show). */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { toPem } from '../core/encoding.ts';
@@ -238,6 +238,30 @@ export async function pkiApiRoutes(app: FastifyInstance, deps: { pki: PkiService
         thisUpdate: crl.thisUpdate,
         nextUpdate: crl.nextUpdate,
         pem: toPem('X509 CRL', crl.der),
+      });
+    },
+  );
+
+  app.post(
+    '/api/v1/cas/:id/ocsp-signer/renew',
+    {
+      config: { access: WRITERS },
+      schema: {
+        tags: ['pki'],
+        params: IdParams,
+        response: {
+          201: Type.Object({ caId: Str, certificate: CertBody, previousCertificateId: Nullable(Str) }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const p = requirePrincipal(request);
+      const { id } = request.params as { id: string };
+      const out = await pki.renewOcspSigner(p, p.tenantId, id);
+      return reply.code(201).send({
+        caId: out.caId,
+        certificate: certJson(out.certificate),
+        previousCertificateId: out.previousCertificateId,
       });
     },
   );

@@ -14,9 +14,23 @@ import {
 } from './ca-store.ts';
 import { pkiContext, type PkiContext } from './context.ts';
 import { latestCrl, publishCrl, type PublishedCrl } from './crl.ts';
-import { defaultHierarchy, initHierarchy, type HierarchyProfile, type HierarchyResult } from './hierarchy.ts';
+import {
+  defaultHierarchy,
+  initHierarchy,
+  type HierarchyProfile,
+  type HierarchyResult,
+  type IssuingCaSpec,
+} from './hierarchy.ts';
 import { issueForKey, issueFromCsr, issuingCa, type IssueRequest, type IssuedCertificate } from './issue.ts';
 import { OcspResponder } from './ocsp.ts';
+import {
+  createIssuingCaOffline,
+  exportRootForOffline,
+  renewIssuingCa,
+  signRootCrl,
+  type OfflineRootKey,
+} from './offline-root.ts';
+import { renewDueOcspSigners, renewOcspSigner, type OcspSignerRenewal } from './ocsp-signer.ts';
 import { getProfile } from './profiles.ts';
 import { revokeCertificate, type RevokeRequest } from './revoke.ts';
 import type { CaRecord, CertificateRecord, PkiOptions } from './types.ts';
@@ -119,8 +133,67 @@ export class PkiService {
   }
 
   /**
-   * Re-signs CRLs that are due (call every minute or so from `imprint serve`); returns how many.
-   * Offline CAs are skipped: their CRL is renewed at a key ceremony.
+   * Replaces the CA's delegated OCSP responder key and certificate now, audited; this process signs with
+   * the new one at once, others within the OCSP epoch TTL. Throws ERR_CA_NOT_FOUND, ERR_CA_OFFLINE,
+   * ERR_OCSP_SIGNER_CONFLICT.
+   */
+  async renewOcspSigner(by: By, tenantId: string, caId: string): Promise<OcspSignerRenewal> {
+    const out = await renewOcspSigner(this.ctx, by, caId, { tenantId });
+    // Only undefined with onlyIfDue; an explicit renewal either switches or throws.
+    this.ocsp.responderChanged(caId);
+    return out!;
+  }
+
+  /** Takes an online root offline (export, then commit). See exportRootForOffline for the error codes. */
+  exportRootForOffline(
+    by: By,
+    tenantId: string,
+    passphrase: string,
+  ): Promise<{ pem: string; commit(): Promise<void> }> {
+    return exportRootForOffline(this.ctx, by, tenantId, passphrase);
+  }
+
+  /**
+   * Offline-root ceremony: signs and publishes the root CRL with the key file. See signRootCrl for the
+   * error codes.
+   */
+  signRootCrl(by: By, tenantId: string, key: OfflineRootKey, validityDays?: number): Promise<PublishedCrl> {
+    return signRootCrl(this.ctx, by, tenantId, key, validityDays);
+  }
+
+  /** Offline-root ceremony: re-certifies an issuing CA's key. See renewIssuingCa for the error codes. */
+  async renewIssuingCa(
+    by: By,
+    tenantId: string,
+    caId: string,
+    key: OfflineRootKey,
+    validityYears?: number,
+  ): Promise<CaRecord> {
+    const ca = await renewIssuingCa(this.ctx, by, tenantId, caId, key, validityYears);
+    this.ocsp.reload();
+    return ca;
+  }
+
+  /**
+   * Offline-root ceremony: a new issuing CA with its OCSP responder and first CRL. See
+   * createIssuingCaOffline, renewOcspSigner and publishCrl for the error codes.
+   */
+  async createIssuingCa(
+    by: By,
+    tenantId: string,
+    spec: IssuingCaSpec,
+    key: OfflineRootKey,
+  ): Promise<CaRecord> {
+    const ca = await createIssuingCaOffline(this.ctx, by, tenantId, spec, key);
+    await renewOcspSigner(this.ctx, by, ca.id, { tenantId });
+    await publishCrl(this.ctx, by, ca.id, tenantId);
+    this.ocsp.reload();
+    return getCa(this.ctx.store.db, ca.id, tenantId);
+  }
+
+  /**
+   * Re-signs CRLs that are due and renews due OCSP responder certificates (call every minute or so from
+   * `imprint serve`); returns how many CRLs. Offline CAs are skipped: their CRL is renewed at a key ceremony.
    */
   async runScheduled(by: By = { actor: 'system' }): Promise<number> {
     const now = this.ctx.clock.now().toISOString();
@@ -132,6 +205,7 @@ export class PkiService {
       .where('next_crl_at', '<=', now)
       .execute();
     for (const ca of due) await publishCrl(this.ctx, by, ca.id);
+    for (const caId of await renewDueOcspSigners(this.ctx, by)) this.ocsp.responderChanged(caId);
     return due.length;
   }
 

@@ -117,4 +117,8 @@ export interface PkiOptions {
   readonly ocspEpochTtlMs?: number;
   /** Most cached OCSP responses per process, default 100 000. */
   readonly ocspCacheSize?: number;
+  /** Validity of delegated OCSP responder certificates (id-pkix-ocsp-nocheck: keep short), default 90 days. */
+  readonly ocspSignerValidityDays?: number;
+  /** Renew a responder certificate when less than this fraction of its validity is left, default 1/3. */
+  readonly ocspSignerRenewFraction?: number;
 }

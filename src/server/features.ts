@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { X509Certificate } from 'node:crypto';
-import { fromPemAll, toPem } from '../core/encoding.ts';
+import { bytesEqual, fromPemAll, toPem } from '../core/encoding.ts';
 import { factoryServices, type FactoryServices } from '../factory/runtime.ts';
 import { factoryRoutes } from '../factory/routes.ts';
 import { ReleaseService } from '../firmware/releases.ts';
@@ -118,6 +118,35 @@ export function stationResolver(p: Platform): CertificatePrincipalResolver {
       tenantId: station.tenant_id,
       role: 'station',
       actor: `station:${station.id}`,
+      certificateChain: chain,
+    };
+    return principal;
+  };
+}
+
+/**
+ * Device principals: a TLS client certificate that Imprint issued to a registered device (IDevID or
+ * LDevID, byte for byte the stored one) and has not revoked. The tenant is the device's current owner.
+ */
+export function deviceResolver(p: Platform): CertificatePrincipalResolver {
+  return async (chain) => {
+    const leaf = chain[0];
+    if (leaf === undefined) return undefined;
+    const serialHex = new X509Certificate(leaf).serialNumber.toLowerCase().replace(/^0+/, '');
+    const row = await p.store.db
+      .selectFrom('certificates')
+      .innerJoin('devices', 'devices.id', 'certificates.device_id')
+      .select(['certificates.der', 'certificates.status', 'devices.id as deviceId', 'devices.tenant_id'])
+      .where('certificates.serial_hex', '=', serialHex)
+      .executeTakeFirst();
+    if (row === undefined || row.status !== 'good' || !bytesEqual(new Uint8Array(row.der), leaf))
+      return undefined;
+    const principal: Principal = {
+      kind: 'device',
+      id: row.deviceId,
+      tenantId: row.tenant_id,
+      role: 'device',
+      actor: `device:${row.deviceId}`,
       certificateChain: chain,
     };
     return principal;

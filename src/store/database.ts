@@ -73,7 +73,7 @@ function connect(location: StoreLocation): { db: Db; dialect: DialectName } {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   return {
-    db: new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) }),
+    db: new Kysely<Schema>({ dialect: new ImmediateSqliteDialect(sqlite) }),
     dialect: 'sqlite',
   };
 }

@@ -208,6 +208,38 @@ export async function sztpAdminRoutes(
     },
   );
 
+  // Owner side: the device maker's signed batch manifest binds its devices to this owner.
+  app.post(
+    '/api/v1/sztp/owners/:id/manifests',
+    {
+      config: { access: ADMIN },
+      // A manifest lists every device of a batch with its certificate: ~1.5 KiB each.
+      bodyLimit: 16 * 1024 * 1024,
+      schema: {
+        tags: ['sztp'],
+        params: IdParams,
+        body: Type.Object(
+          {
+            jws: Type.String({ minLength: 1, maxLength: 16 * 1024 * 1024 }),
+            registerDevices: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const owner = await ownerOfTenant(request, (request.params as { id: string }).id);
+      const b = request.body as { jws: string; registerDevices?: boolean };
+      return reply.code(201).send(
+        await admin.importManifest(who(request), {
+          ownerId: owner.id,
+          jws: b.jws,
+          ...(b.registerDevices !== undefined ? { registerDevices: b.registerDevices } : {}),
+        }),
+      );
+    },
+  );
+
   app.post(
     '/api/v1/sztp/owners/:id/vouchers',
     {

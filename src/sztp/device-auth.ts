@@ -10,6 +10,7 @@ import { toHex } from '../core/encoding.ts';
 import type { RegistryService } from '../registry/service.ts';
 import type { Device } from '../registry/types.ts';
 import type { Store } from '../store/database.ts';
+import { bootstrapContext, type BootstrapContext } from './device-records.ts';
 import { parseCert, subjectAttribute, validatePath, type Cert } from './cms/certs.ts';
 import { RestconfFailure } from './restconf-errors.ts';
 
@@ -23,6 +24,8 @@ export interface BootstrapCaller {
   readonly device: Device;
   /** The IDevID leaf when the device used mutual TLS. */
   readonly idevid?: Cert;
+  /** Owner, record and MASA key, read with the device in one statement (mutual TLS only). */
+  readonly context?: BootstrapContext;
 }
 
 /** Authenticates devices; keeps small caches of the CAs (5 s) and of validated chains (60 s). */
@@ -35,6 +38,9 @@ export class SztpDeviceAuth {
     string,
     { until: number; value: { tenantId: string; serial: string; spkiSha256: string; leaf: Cert } }
   >();
+
+  /** Cache keys of chain arrays seen before (the routes hand in the same array for every request of a connection). */
+  readonly #chainKeys = new WeakMap<readonly Uint8Array[], string>();
 
   constructor(deps: { store: Store; registry: RegistryService; clock: Clock }) {
     this.#store = deps.store;
@@ -66,9 +72,11 @@ export class SztpDeviceAuth {
   ): Promise<BootstrapCaller> {
     let device: Device | undefined;
     let idevid: Cert | undefined;
+    let context: BootstrapContext | undefined;
     if (chain.length > 0) {
       const v = await this.#validatedChain(chain);
-      device = await this.#registry.findDeviceBySerial(v.tenantId, v.serial);
+      context = await bootstrapContext(this.#store, v.tenantId, v.serial);
+      device = context?.device;
       if (device === undefined) throw denied('unknown device');
       if (device.identityKeyFingerprint !== null && device.identityKeyFingerprint !== v.spkiSha256)
         throw denied('IDevID key does not match the device record');
@@ -102,16 +110,25 @@ export class SztpDeviceAuth {
     }
     if (device === undefined) throw denied('no device credentials');
     if (device.state === 'deprovisioned') throw denied('device is deprovisioned');
-    return { device, ...(idevid !== undefined ? { idevid } : {}) };
+    return {
+      device,
+      ...(idevid !== undefined ? { idevid } : {}),
+      // The context belongs to the certificate's device; HTTP Basic names the same device or was refused.
+      ...(context !== undefined && context.device.id === device.id ? { context } : {}),
+    };
   }
 
   // Path validation is the costly part of device authentication; its result is kept for a minute per chain.
   async #validatedChain(
     chain: readonly Uint8Array[],
   ): Promise<{ tenantId: string; serial: string; spkiSha256: string; leaf: Cert }> {
-    const h = createHash('sha256');
-    for (const c of chain) h.update(c);
-    const k = h.digest('hex');
+    let k = this.#chainKeys.get(chain);
+    if (k === undefined) {
+      const h = createHash('sha256');
+      for (const c of chain) h.update(c);
+      k = h.digest('hex');
+      this.#chainKeys.set(chain, k);
+    }
     const now = this.#clock.now();
     const hit = this.#authCache.get(k);
     if (hit !== undefined && hit.until > Date.now() && now <= hit.value.leaf.notAfter) return hit.value;

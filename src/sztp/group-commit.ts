@@ -1,56 +1,76 @@
 /**
- * Group commit: concurrent writers queue their work and one transaction commits the whole queue, so the
- * bootstrapping log and its audit entries stay synchronous (a request is answered after its entry commits)
- * without one transaction per request. A failing batch is retried entry by entry so one bad entry only
- * fails its own caller.
+ * Group commit for the bootstrapping log: concurrent requests queue their entries and one transaction
+ * stores the whole queue through a batch writer (one audit `appendMany` instead of one audit append per
+ * entry), so every entry stays synchronous (a request is answered after its entry commits) without one
+ * SQLite write transaction per request. A failing batch is retried entry by entry, each in its own
+ * transaction, so one bad entry only fails its own caller.
+ *
+ * The first entry does not start a transaction at once: the drain waits for the rest of the current event
+ * loop turn (setImmediate), so that entries of requests whose bytes arrived in the same turn join the
+ * batch. With SQLite's synchronous driver a transaction otherwise completes within microtasks, before the
+ * next request is even read, and every batch would hold exactly one entry (the bench measured 1201 batches
+ * of one for 1201 requests).
  */
 import type { Store, Tx } from '../store/database.ts';
 
-type Work = (tx: Tx) => Promise<void>;
-interface Pending {
-  readonly work: Work;
+/** Writes a batch of items inside the given transaction (all or nothing). */
+export type BatchWriter<T> = (tx: Tx, items: readonly T[]) => Promise<void>;
+
+interface Pending<T> {
+  readonly item: T;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
 }
 
-/** Queues transactional work and commits it in batches of at most `maxBatch`. */
-export class GroupCommit {
+/** Queues items and commits them in batches of at most `maxBatch` through `write`. */
+export class GroupCommit<T> {
   readonly #store: Store;
+  readonly #write: BatchWriter<T>;
   readonly #maxBatch: number;
-  #queue: Pending[] = [];
-  #running = false;
+  #queue: Pending<T>[] = [];
+  #scheduled = false;
 
-  constructor(store: Store, maxBatch = 256) {
+  constructor(store: Store, write: BatchWriter<T>, maxBatch = 256) {
     this.#store = store;
+    this.#write = write;
     this.#maxBatch = maxBatch;
   }
 
-  /** Runs `work` in a transaction shared with other queued work; resolves once it has committed. */
-  run(work: Work): Promise<void> {
+  /** Stores `item` in a transaction shared with other queued items; resolves once it has committed. */
+  run(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ work, resolve, reject });
-      if (!this.#running) void this.#drain();
+      this.#queue.push({ item, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => void this.#drain());
+      }
     });
   }
 
   async #drain(): Promise<void> {
-    this.#running = true;
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, this.#maxBatch);
         try {
-          await this.#store.transaction(async (tx) => {
-            for (const p of batch) await p.work(tx);
-          });
+          await this.#store.transaction((tx) =>
+            this.#write(
+              tx,
+              batch.map((p) => p.item),
+            ),
+          );
           for (const p of batch) p.resolve();
-        } catch {
+        } catch (e) {
+          if (batch.length === 1) {
+            batch[0]?.reject(e);
+            continue;
+          }
           for (const p of batch) {
-            await this.#store.transaction((tx) => p.work(tx)).then(p.resolve, p.reject);
+            await this.#store.transaction((tx) => this.#write(tx, [p.item])).then(p.resolve, p.reject);
           }
         }
       }
     } finally {
-      this.#running = false;
+      this.#scheduled = false;
     }
   }
 }

@@ -245,3 +245,12 @@ function build(
     ...(csrRequest !== undefined ? { csrRequest } : {}),
   };
 }
+
+/** RESTCONF `data-missing` (409): nothing to answer this device with. */
+export function dataMissing(message: string): RestconfFailure {
+  return new RestconfFailure('ERR_SZTP_DATA_MISSING', 409, {
+    type: 'application',
+    tag: 'data-missing',
+    message,
+  });
+}

@@ -3,6 +3,7 @@
  * application/yang-data+json and +xml. Errors leave as `ietf-restconf:errors` with RFC 8040 status codes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TLSSocket } from 'node:tls';
 import { Type } from 'typebox';
 import { ImprintError } from '../core/errors.ts';
 import { presentedChain } from '../server/peer-chain.ts';
@@ -12,7 +13,7 @@ import type { SztpBootstrapService } from './bootstrap-service.ts';
 import { RestconfFailure, serializeErrors, statusForTag } from './restconf-errors.ts';
 import { parseBootstrapInput, serializeBootstrapOutput } from './rpc-bootstrap.ts';
 import { parseProgressInput } from './rpc-progress.ts';
-import type { Encoding, RestconfError } from './types.ts';
+import type { Encoding, GetBootstrappingDataOutput, RestconfError } from './types.ts';
 
 /** What the SZTP routes need. */
 export interface SztpRouteDeps {
@@ -39,6 +40,50 @@ function replyEncoding(request: FastifyRequest, fallback: Encoding): Encoding {
   if (/yang[.-]data\+xml/.test(accept) && !/yang[.-]data\+json/.test(accept)) return 'xml';
   if (/yang[.-]data\+json/.test(accept)) return 'json';
   return fallback;
+}
+
+/**
+ * The client chain of a request's TLS connection, read once per connection: with keep-alive, walking the
+ * peer certificates (getPeerCertificate builds an object per certificate) on every request was the largest
+ * per-request TLS cost. The cache entry is tied to the handshake's Finished message, so a renegotiation
+ * (which may present another certificate) reads the chain again.
+ */
+const chainsBySocket = new WeakMap<object, { finished: Buffer; chain: Uint8Array[] }>();
+function clientChain(request: FastifyRequest): Uint8Array[] {
+  const socket = request.raw.socket as Partial<TLSSocket>;
+  const finished = typeof socket.getPeerFinished === 'function' ? socket.getPeerFinished() : undefined;
+  if (finished === undefined) return presentedChain(request);
+  const hit = chainsBySocket.get(socket);
+  if (hit !== undefined && hit.finished.equals(finished)) return hit.chain;
+  const chain = presentedChain(request);
+  chainsBySocket.set(socket, { finished, chain });
+  return chain;
+}
+
+/**
+ * Encoded answers, kept as long as their artifacts live: signed conveyed information, owner certificates and
+ * nonceless vouchers come from the bootstrap service's caches as the same objects until a record changes,
+ * so the base64 + JSON/XML encoding of a device's answer is done once, not per request. Keyed by the voucher
+ * (per device) or, without one, by the conveyed information; every part is compared by identity.
+ */
+const encodedAnswers = new WeakMap<
+  Uint8Array,
+  { out: GetBootstrappingDataOutput; text: Partial<Record<Encoding, string>> }
+>();
+function encodeAnswer(out: GetBootstrappingDataOutput, enc: Encoding): string {
+  const key = out.ownershipVoucher ?? out.conveyedInformation;
+  let hit = encodedAnswers.get(key);
+  if (
+    hit === undefined ||
+    hit.out.conveyedInformation !== out.conveyedInformation ||
+    hit.out.ownerCertificate !== out.ownerCertificate ||
+    hit.out.ownershipVoucher !== out.ownershipVoucher ||
+    hit.out.reportingLevel !== out.reportingLevel
+  ) {
+    hit = { out, text: {} };
+    encodedAnswers.set(key, hit);
+  }
+  return (hit.text[enc] ??= serializeBootstrapOutput(out, enc));
 }
 
 function basicAuth(request: FastifyRequest): { serial: string; secret: string } | undefined {
@@ -101,7 +146,7 @@ export async function sztpRoutes(app: FastifyInstance, deps: SztpRouteDeps): Pro
         ]);
       }
       try {
-        const caller = await deps.bootstrap.authenticate(presentedChain(request), basicAuth(request));
+        const caller = await deps.bootstrap.authenticate(clientChain(request), basicAuth(request));
         if (op === 'report-progress') {
           await deps.bootstrap.reportProgress(caller, parseProgressInput(raw, inEnc ?? 'json'));
           return reply.code(204).send();
@@ -110,7 +155,7 @@ export async function sztpRoutes(app: FastifyInstance, deps: SztpRouteDeps): Pro
           caller,
           parseBootstrapInput(raw, inEnc ?? 'json'),
         );
-        return reply.code(200).type(MEDIA[outEnc]).send(serializeBootstrapOutput(out, outEnc));
+        return reply.code(200).type(MEDIA[outEnc]).send(encodeAnswer(out, outEnc));
       } catch (e) {
         const { status, error } = toRestconf(e);
         if (status >= 500) request.log.error({ err: e }, 'sztp request failed');

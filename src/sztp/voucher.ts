@@ -103,6 +103,11 @@ export async function signVoucher(v: Voucher, masa: CmsSigner, at?: Date): Promi
   return signCms(OID.voucher, serializeVoucher(v), masa, at);
 }
 
+/** The expires-on of a voucher this server signed (its own CMS; no trust decision is made here). */
+export function voucherExpiry(cms: Uint8Array): string | undefined {
+  return parseVoucher(verifyCms(cms).content).expiresOn;
+}
+
 /**
  * Verifies a signed voucher: the CMS signature, then the signer's path to one of the voucher trust anchors
  * at `at`; returns the parsed voucher. Tolerates eContentType id-data (as BRSKI peers send).

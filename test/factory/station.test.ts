@@ -73,11 +73,17 @@ test('a failure after issuance revokes the identity (cessationOfOperation) and r
   const fx = await factoryFixture();
   t.after(() => fx.core.close());
   const d = SimulatedDevice.create(undefined, { model: fx.modelName });
-  const badFirmware =
-    (h: LinkHandler): LinkHandler =>
-    (m, p) =>
-      m === 'firmware.commit' ? h(m, { ...p, signature: new Uint8Array(70).fill(1) }) : h(m, p);
-  await assert.rejects(provisionDevice(connect(d, badFirmware), fx.api, { batchId: fx.batch.id }), (e) => {
+  // One payload bit flipped on its way to the device: the image hash no longer matches its signature.
+  const tampered: typeof fx.api = {
+    ...fx.api,
+    firmware: async (batchId) => {
+      const fw = await fx.api.firmware(batchId);
+      const image = fw.image.slice();
+      image[0x200 + 10]! ^= 1;
+      return { ...fw, image };
+    },
+  };
+  await assert.rejects(provisionDevice(connect(d), tampered, { batchId: fx.batch.id }), (e) => {
     assert.equal((e as LinkError).code, 'ERR_DEVICE_FIRMWARE_SIGNATURE');
     assert.equal((e as LinkError).step, 'firmware');
     return true;

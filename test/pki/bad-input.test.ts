@@ -55,6 +55,16 @@ describe('bad input is refused with its own code and changes nothing', () => {
     await refused({ csr: sigFlip }, 'ERR_CSR_BAD_SIGNATURE');
   });
 
+  it('refuses a P-256 key whose point is not on the curve (fast JWK import path)', async () => {
+    const { csrPem } = makeCsr(f.dir, 'off-curve', '/serialNumber=SN0001');
+    const der = Uint8Array.from(fromPemAll(csrPem, 'CERTIFICATE REQUEST')[0]!);
+    // The uncompressed point follows 03 42 00 04 in the SPKI; move y off the curve.
+    const at = Buffer.from(der).indexOf(Buffer.from([0x03, 0x42, 0x00, 0x04]));
+    assert.ok(at > 0);
+    der[at + 4 + 63] = (der[at + 4 + 63] ?? 0) ^ 0x01;
+    await refused({ csr: der }, 'ERR_CSR_KEY_UNSUPPORTED');
+  });
+
   it('refuses weak and unsupported keys', async () => {
     await refused(
       { csr: makeCsr(f.dir, 'rsa1024', '/serialNumber=SN0001', 'rsa1024').csrPem },

@@ -22,7 +22,9 @@ async function cli(f: PkiFixture, args: string[]): Promise<string> {
   const chunks: string[] = [];
   const original = process.stdout.write.bind(process.stdout);
   process.stdout.write = (chunk: string | Uint8Array) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+    // The test runner reports over stdout in Buffers: let those through, keep what the command prints.
+    if (typeof chunk !== 'string') return original(chunk);
+    chunks.push(chunk);
     return true;
   };
   try {

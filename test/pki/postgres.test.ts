@@ -109,4 +109,70 @@ describe('PKI on PostgreSQL with two stateless service instances', () => {
       await server.app.close();
     }
   });
+
+  it('renews the OCSP signer once under a race; the other instance follows; LDevID follows a sale', async () => {
+    const man = (await f.pki.listCas(f.tenantId)).find((c) => c.role === 'manufacturer')!;
+    const leaf = await f.pki.issue(f.by, {
+      tenantId: f.tenantId,
+      profile: 'idevid',
+      csr: makeCsr(f.dir, 'pg-ocsp', '/serialNumber=PG11').csrPem,
+    });
+    const { pem } = await writeCas(f);
+    openssl([
+      'ocsp',
+      '-issuer',
+      pem.manufacturer!,
+      '-cert',
+      write(f.dir, 'pg-ocsp.pem', leaf.pem),
+      '-no_nonce',
+      '-reqout',
+      `${f.dir}/o.req`,
+    ]);
+    const req = new Uint8Array(readFileSync(`${f.dir}/o.req`));
+    const signerCert = (der: Uint8Array): string =>
+      Buffer.from(
+        AsnConvert.serialize(
+          AsnConvert.parse(
+            AsnConvert.parse(der, OCSPResponse).responseBytes!.response.buffer,
+            BasicOCSPResponse,
+          ).certs![0]!,
+        ),
+      ).toString('hex');
+    const before = signerCert(await other.respondOcsp(req));
+    const results = await Promise.allSettled([
+      f.pki.renewOcspSigner(f.by, f.tenantId, man.id),
+      other.renewOcspSigner(f.by, f.tenantId, man.id),
+    ]);
+    // Usually both read the old signer and one loses the guarded switch; if they ran one after the
+    // other, both renewals are legitimate. Either way the CA ends with exactly one current signer.
+    for (const r of results)
+      if (r.status === 'rejected') assert.ok(hasCode(r.reason, 'ERR_OCSP_SIGNER_CONFLICT'), String(r.reason));
+    assert.ok(results.some((r) => r.status === 'fulfilled'));
+    const current = await f.core.store.db
+      .selectFrom('cas')
+      .innerJoin('certificates', 'certificates.id', 'cas.ocsp_cert_id')
+      .select('certificates.der')
+      .where('cas.id', '=', man.id)
+      .executeTakeFirstOrThrow();
+    const expected = Buffer.from(current.der).toString('hex');
+    f.core.clock.advance(1500); // past the epoch TTL: both instances see the switch
+    assert.notEqual(expected, before);
+    assert.equal(signerCert(await other.respondOcsp(req)), expected);
+    assert.equal(signerCert(await f.pki.respondOcsp(req)), expected);
+
+    const owner = await f.core.registry.createTenant(f.by, 'PG Owner', 'owner');
+    await f.pki.initHierarchy(f.by, owner.id);
+    const device = (await f.core.registry.findDeviceBySerial(f.tenantId, 'PG10'))!;
+    await f.core.store.transaction((tx) =>
+      f.core.registry.updateDevice(tx, f.by, device.id, { tenantId: owner.id }, 'device.transferred'),
+    );
+    const ld = await other.issue(f.by, {
+      tenantId: owner.id,
+      profile: 'ldevid',
+      csr: makeCsr(f.dir, 'pg-ld', '/serialNumber=PG10').csrPem,
+    });
+    const op = (await f.pki.listCas(owner.id)).find((c) => c.role === 'operational')!;
+    assert.equal(ld.certificate.caId, op.id);
+    assert.equal(ld.certificate.deviceId, device.id);
+  });
 });

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { toPem } from '../../src/core/encoding.ts';
-import { issueFromCsr } from '../../src/pki/issue.ts';
-import { clientCas, createFeatures, stationResolver, type Features } from '../../src/server/features.ts';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { clientCas, type Features } from '../../src/server/features.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { createHttpsTestApp, issueClientCertificate, type HttpsTestApp } from '../helpers/https-app.ts';
 
 /**
  * The server as `imprint serve` assembles it: HTTPS with a certificate from Imprint's TLS CA, client CAs from
@@ -17,6 +15,7 @@ import { createTestApp, type TestApp } from '../helpers/app.ts';
  */
 describe('stations over mutual TLS with Imprint-issued certificates', () => {
   let dir: string;
+  let app: HttpsTestApp;
   let t: TestApp;
   let f: Features;
   let port: number;
@@ -24,65 +23,16 @@ describe('stations over mutual TLS with Imprint-issued certificates', () => {
   let certId: string;
   let caPem: string;
 
-  const stationCert = async (cn: string, name: string) => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.csr`,
-        '-subj',
-        `/CN=${cn}`,
-      ],
-      { cwd: dir, stdio: 'pipe' },
-    );
-    const issued = await issueFromCsr(
-      f.pki.ctx,
-      { actor: 'test' },
-      {
-        tenantId: t.manufacturer.id,
-        profile: 'tls-client',
-        csr: readFileSync(join(dir, `${name}.csr`), 'utf8'),
-      },
-    );
-    return {
-      key: readFileSync(join(dir, `${name}.key`)),
-      cert: issued.pem + issued.chainPem,
-      id: issued.certificate.id,
-    };
-  };
+  const stationCert = (cn: string, name: string) => issueClientCertificate(app, dir, name, cn);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'imprint-stn-'));
-    t = await createTestApp({
-      features: true,
-      prepare: async (p, manufacturerId) => {
-        f = createFeatures(p);
-        await f.pki.initHierarchy({ actor: 'test' }, manufacturerId);
-        const tls = await f.pki.issueTlsServerCertificate(
-          { actor: 'test' },
-          { tenantId: manufacturerId, commonName: 'localhost', dnsNames: ['localhost'] },
-        );
-        caPem = tls.rootPem;
-        return {
-          tls: { key: tls.keyPem, cert: tls.certChainPem, ca: await clientCas(p, f) },
-          extra: { certificateResolvers: [stationResolver(p)] },
-        };
-      },
-    });
+    app = await createHttpsTestApp();
+    ({ t, f, caPem } = app);
+    port = Number(new URL(app.base).port);
     stationId = (
       await f.factory.factory.batches.createStation({ actor: 'test' }, t.manufacturer.id, 'line-1')
     ).id;
-    await t.app.listen({ host: '127.0.0.1', port: 0 });
-    port = (t.app.server.address() as AddressInfo).port;
   });
   after(async () => {
     await t.close();

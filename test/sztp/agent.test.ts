@@ -8,7 +8,6 @@ import { runAgent, type AgentResult } from '../../src/device/sztp/agent.ts';
 import {
   encodeDhcpBootstrapServerList,
   parseDhcpBootstrapServerList,
-  discoverByDns,
 } from '../../src/device/sztp/discovery.ts';
 import { softwareIdentity, type PreconfiguredState } from '../../src/device/sztp/identity.ts';
 import { MemoryPlatform } from '../../src/device/sztp/platform.ts';
@@ -342,7 +341,7 @@ test('untrusted sources: unsigned onboarding is ignored, unsigned redirects are 
   assert.equal(res2.events[0]?.what, 'redirect (provisional)');
 });
 
-test('discovery: DHCP option 143 payloads and DNS', async () => {
+test('discovery: DHCP option 143 payloads (DNS: dns-discovery.test.ts)', () => {
   const payload = encodeDhcpBootstrapServerList(['https://a.example', 'https://b.example:8443']);
   assert.deepEqual([...payload.subarray(0, 2)], [0, 17]);
   assert.deepEqual(parseDhcpBootstrapServerList(payload), [
@@ -357,21 +356,4 @@ test('discovery: DHCP option 143 payloads and DNS', async () => {
     () => parseDhcpBootstrapServerList(encodeDhcpBootstrapServerList(['http://x'])),
     (e) => hasCode(e, 'ERR_SZTP_DHCP_OPTION_INVALID'),
   );
-  const resolver = {
-    resolveSrv: (n: string) =>
-      Promise.resolve(
-        n === '_sztp._tcp.example.net'
-          ? [
-              { name: 'z.example.net', port: 443, priority: 20, weight: 0 },
-              { name: 'y.example.net', port: 8443, priority: 10, weight: 0 },
-            ]
-          : [],
-      ),
-    resolveTxt: () => Promise.resolve([['sztp-uri=https://', 'x.example.net:9443'], ['other']]),
-  };
-  assert.deepEqual(await discoverByDns(resolver, 'example.net'), [
-    { address: 'y.example.net', port: 8443 },
-    { address: 'z.example.net', port: 443 },
-    { address: 'x.example.net', port: 9443 },
-  ]);
 });

@@ -112,33 +112,7 @@ export async function makeWorld(
     ...(ownerKey !== undefined ? { keyId: ownerKey.id } : {}),
   });
 
-  const tlsCa = await makeCert('CN=Bootstrap TLS CA', { ca: true });
-  const tls = await serverCert(tlsCa);
-  const app = Fastify({
-    https: {
-      key: tls.key.export({ type: 'pkcs8', format: 'pem' }),
-      cert: pem(tls),
-      requestCert: true,
-      rejectUnauthorized: false,
-    },
-    logger: false,
-  });
-  // Stand-in for the platform's auth hook: an admin of the tenant named in a test header.
-  app.decorateRequest('principal', undefined);
-  app.addHook('onRequest', async (request) => {
-    const t = request.headers['x-test-tenant'];
-    if (typeof t === 'string')
-      request.principal = {
-        kind: 'token',
-        id: 'tok_test',
-        tenantId: t,
-        role: 'admin',
-        actor: 'token:tok_test',
-      } satisfies Principal;
-  });
-  await app.register(async (scope) => sztpRoutes(scope, { bootstrap, admin }));
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const port = (app.server.address() as AddressInfo).port;
+  const { app, port, tlsCa } = await serveSztp(bootstrap, admin);
 
   return {
     core,
@@ -200,4 +174,42 @@ export function onboardingDoc(
     },
   };
   void image;
+}
+
+/**
+ * A bare Fastify HTTPS server with the SZTP routes, mutual TLS requested (not required), a TLS certificate
+ * for 127.0.0.1/localhost from a fresh test CA, and a stand-in auth hook (admin of the `x-test-tenant`).
+ */
+export async function serveSztp(
+  bootstrap: SztpBootstrapService,
+  admin: SztpAdminService,
+): Promise<{ app: FastifyInstance; port: number; tlsCa: TestCert }> {
+  const tlsCa = await makeCert('CN=Bootstrap TLS CA', { ca: true });
+  const tls = await serverCert(tlsCa);
+  const app = Fastify({
+    https: {
+      key: tls.key.export({ type: 'pkcs8', format: 'pem' }),
+      cert: pem(tls),
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
+    logger: false,
+  });
+  // Stand-in for the platform's auth hook: an admin of the tenant named in a test header.
+  app.decorateRequest('principal', undefined);
+  app.addHook('onRequest', async (request) => {
+    const t = request.headers['x-test-tenant'];
+    if (typeof t === 'string')
+      request.principal = {
+        kind: 'token',
+        id: 'tok_test',
+        tenantId: t,
+        role: 'admin',
+        actor: 'token:tok_test',
+      } satisfies Principal;
+  });
+  await app.register(async (scope) => sztpRoutes(scope, { bootstrap, admin }));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  return { app, port, tlsCa };
 }

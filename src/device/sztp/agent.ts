@@ -9,7 +9,13 @@ import { cmsCertificates } from '../../sztp/cms/signed-data.ts';
 import { parseErrors } from '../../sztp/restconf-errors.ts';
 import { parseBootstrapOutput, serializeBootstrapInput } from '../../sztp/rpc-bootstrap.ts';
 import { serializeProgressInput } from '../../sztp/rpc-progress.ts';
-import type { Encoding, GetBootstrappingDataInput, ProgressType, RestconfError } from '../../sztp/types.ts';
+import type {
+  Encoding,
+  GetBootstrappingDataInput,
+  GetBootstrappingDataOutput,
+  ProgressType,
+  RestconfError,
+} from '../../sztp/types.ts';
 import { postRpc, type RpcResponse } from './client.ts';
 import type { PreconfiguredState, ServerRef } from './identity.ts';
 import { applyOnboarding } from './onboard.ts';
@@ -45,7 +51,21 @@ export interface AgentOptions {
   readonly encoding?: Encoding;
   /** Servers learnt from DHCP or DNS: untrusted, contacted after the well-known ones. */
   readonly discovered?: readonly ServerRef[];
+  /**
+   * Bootstrapping data found without a server (RFC 8572 §4.2 device-specific DNS TXT records): untrusted,
+   * processed after the well-known servers and before the discovered ones; nothing is reported for it.
+   */
+  readonly bootstrappingData?: readonly BootstrappingDataSource[];
 }
+
+/** Bootstrapping artifacts from a serverless source (DNS TXT, removable storage), named for the log. */
+export interface BootstrappingDataSource {
+  readonly source: string;
+  readonly output: GetBootstrappingDataOutput;
+}
+
+/** Where one visit gets its answer: a bootstrap server, or data already in hand. */
+type Target = { kind: 'server'; server: ServerRef } | ({ kind: 'data' } & BootstrappingDataSource);
 
 type Outcome = { done: true } | { done: false; error: { code: string; message: string } };
 
@@ -70,10 +90,13 @@ export async function runAgent(options: AgentOptions): Promise<AgentResult> {
     message: 'no bootstrap server gave usable data',
   };
 
-  const visit = async (server: ServerRef, trusted: boolean, redirects: number): Promise<Outcome> => {
-    const name = key(server);
+  /** Asks one server (or takes data in hand) and acts on the answer. */
+  const visit = async (target: Target, trusted: boolean, redirects: number): Promise<Outcome> => {
+    const name = target.kind === 'server' ? key(target.server) : target.source;
     const note = (what: string, code?: string) =>
       events.push({ server: name, trusted, what, ...(code !== undefined ? { code } : {}) });
+    if (target.kind === 'data') return answer(target.output, undefined, undefined, false, redirects, note);
+    const server = target.server;
     const nonce = new Uint8Array(randomBytes(16));
     const os = platform.currentOs();
     const base: GetBootstrappingDataInput = {
@@ -127,11 +150,27 @@ export async function runAgent(options: AgentOptions): Promise<AgentResult> {
         error: { code: 'ERR_SZTP_SERVER_REFUSED', message: `server answered ${res.status} ${tag}` },
       };
     }
+    return answer(res.body, nonce, server, trusted, redirects, note);
+  };
+
+  /**
+   * Acts on one answer: a RESTCONF body from `server`, or artifacts from a serverless source (no server: no
+   * nonce, no reports). Follows redirects, applies trusted onboarding information.
+   */
+  const answer = async (
+    body: string | GetBootstrappingDataOutput,
+    nonce: Uint8Array | undefined,
+    server: ServerRef | undefined,
+    trusted: boolean,
+    redirects: number,
+    note: (what: string, code?: string) => void,
+  ): Promise<Outcome> => {
+    const name = server !== undefined ? key(server) : '';
     let level: 'minimal' | 'verbose' = 'minimal';
     // Reports go only to servers the device trusts: TLS-authenticated, or proven by owner-signed data.
     let reportTrusted = trusted;
     const report = async (type: ProgressType, message?: string): Promise<void> => {
-      if (!reportTrusted) return;
+      if (!reportTrusted || server === undefined) return;
       if (level === 'minimal' && !type.startsWith('bootstrap-')) return;
       const body = serializeProgressInput(
         { progressType: type, ...(message !== undefined ? { message } : {}) },
@@ -142,7 +181,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentResult> {
     };
     let opened;
     try {
-      const out = parseBootstrapOutput(res.body, enc);
+      const out = typeof body === 'string' ? parseBootstrapOutput(body, enc) : body;
       level = out.reportingLevel ?? 'minimal';
       await report('bootstrap-initiated');
       await report('parsing-initiated');
@@ -182,7 +221,11 @@ export async function runAgent(options: AgentOptions): Promise<AgentResult> {
           ...(anchors !== undefined ? { trustAnchors: anchors } : {}),
         };
         // A trust anchor learnt from untrusted, unsigned data authenticates nothing (RFC 8572 §5.5).
-        last = await visit(next, trustedData && anchors !== undefined, redirects + 1);
+        last = await visit(
+          { kind: 'server', server: next },
+          trustedData && anchors !== undefined,
+          redirects + 1,
+        );
         if (last.done || last.error.code === 'ERR_SZTP_TOO_MANY_REDIRECTS') return last;
       }
       return last;
@@ -211,15 +254,16 @@ export async function runAgent(options: AgentOptions): Promise<AgentResult> {
     return { done: true };
   };
 
-  const sources: [ServerRef, boolean][] = [
-    ...state.bootstrapServers.map((s): [ServerRef, boolean] => [
-      { ...s, trustAnchors: s.trustAnchors ?? state.serverTrustAnchors },
+  const sources: [Target, boolean][] = [
+    ...state.bootstrapServers.map((s): [Target, boolean] => [
+      { kind: 'server', server: { ...s, trustAnchors: s.trustAnchors ?? state.serverTrustAnchors } },
       true,
     ]),
-    ...(options.discovered ?? []).map((s): [ServerRef, boolean] => [s, false]),
+    ...(options.bootstrappingData ?? []).map((d): [Target, boolean] => [{ kind: 'data', ...d }, false]),
+    ...(options.discovered ?? []).map((s): [Target, boolean] => [{ kind: 'server', server: s }, false]),
   ];
-  for (const [server, trusted] of sources) {
-    const r = await visit(server, trusted, 0);
+  for (const [target, trusted] of sources) {
+    const r = await visit(target, trusted, 0);
     if (r.done) {
       const last = events.at(-1);
       return { ok: true, ...(last !== undefined ? { server: last.server } : {}), events, reports };

@@ -1,7 +1,7 @@
 /** The device's RESTCONF client: one HTTPS POST per RPC, authenticated by the IDevID (mutual TLS). */
-import { request } from 'node:https';
+import { request, type RequestOptions } from 'node:https';
+import type { SecureContext } from 'node:tls';
 import { isIP } from 'node:net';
-import { toPem } from '../../core/encoding.ts';
 import { UnavailableError } from '../../core/errors.ts';
 import type { Encoding } from '../../sztp/types.ts';
 import type { DeviceIdentity, ServerRef } from './identity.ts';
@@ -23,7 +23,7 @@ const MEDIA: Record<Encoding, string> = {
  * certificate must chain to the server's trust anchors and match its name; otherwise the connection is
  * provisional (RFC 8572 §5.4) and nothing it returns is trusted unless signed. Throws ERR_SZTP_SERVER_UNREACHABLE.
  */
-export function postRpc(
+export async function postRpc(
   server: ServerRef,
   identity: DeviceIdentity,
   op: string,
@@ -32,40 +32,38 @@ export function postRpc(
   trusted: boolean,
   timeoutMs = 15_000,
 ): Promise<RpcResponse> {
-  const anchors = server.trustAnchors ?? [];
+  // The secure element builds the TLS context (its key never reaches this code); anchors go in with it.
+  const secureContext = await identity.tlsContext(server.trustAnchors ?? []);
   return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: server.address,
-        port: server.port ?? 443,
-        method: 'POST',
-        path: `/restconf/operations/ietf-sztp-bootstrap-server:${op}`,
-        ...(isIP(server.address) === 0 ? { servername: server.address } : {}),
-        headers: {
-          'content-type': MEDIA[encoding],
-          accept: MEDIA[encoding],
-          'content-length': Buffer.byteLength(body),
-        },
-        cert: identity.chain.map((c) => toPem('CERTIFICATE', c)).join(''),
-        key: identity.tlsKey.export({ type: 'pkcs8', format: 'pem' }),
-        ...(anchors.length > 0 ? { ca: anchors.map((c) => toPem('CERTIFICATE', c)) } : {}),
-        rejectUnauthorized: trusted,
-        agent: false,
-        timeout: timeoutMs,
+    // `secureContext` reaches tls.connect through the agent; @types/node leaves it out of RequestOptions.
+    const options: RequestOptions & { secureContext: SecureContext } = {
+      host: server.address,
+      port: server.port ?? 443,
+      method: 'POST',
+      path: `/restconf/operations/ietf-sztp-bootstrap-server:${op}`,
+      ...(isIP(server.address) === 0 ? { servername: server.address } : {}),
+      headers: {
+        'content-type': MEDIA[encoding],
+        accept: MEDIA[encoding],
+        'content-length': Buffer.byteLength(body),
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            contentType: String(res.headers['content-type'] ?? ''),
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
+      secureContext,
+      rejectUnauthorized: trusted,
+      agent: false,
+      timeout: timeoutMs,
+    };
+    const req = request(options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType: String(res.headers['content-type'] ?? ''),
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+      res.on('error', reject);
+    });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (cause) =>
       reject(

@@ -1,18 +1,22 @@
 /** What the SZTP agent needs from the device's secure element and its preconfigured state (RFC 8572 §5.1). */
 import { createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { toPem } from '../../core/encoding.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { CmsDecryptor } from '../../sztp/cms/enveloped.ts';
 import type { CsrRequest, CsrSupport } from '../../sztp/types.ts';
 
 /**
- * The device's IDevID: certificate chain (leaf first), the key for the TLS client handshake, and the
- * private-key operations EnvelopedData needs. A hardware element exposes `tlsKey` as an engine or provider
- * key; the simulated one hands Node a KeyObject.
+ * The device's IDevID: certificate chain (leaf first), a TLS client context holding its key, and the
+ * private-key operations EnvelopedData needs. The agent never handles the private key itself: Node's TLS
+ * takes keys only as bytes inside a SecureContext, so the secure element builds that context (a hardware
+ * element would load an OpenSSL provider key into it).
  */
 export interface DeviceIdentity {
   readonly serial: string;
   readonly chain: readonly Uint8Array[];
-  readonly tlsKey: KeyObject;
+  /** A TLS client context with the IDevID key and chain that trusts `ca` (the default roots when empty). */
+  tlsContext(ca: readonly Uint8Array[]): Promise<SecureContext>;
   /** Private-key operations for decrypting conveyed information; absent when the element cannot decrypt. */
   readonly decryptor?: Omit<CmsDecryptor, 'certificate'>;
 }
@@ -59,26 +63,41 @@ export function softwareIdentity(
         }),
       ),
     );
-  return { serial, chain, tlsKey: key, decryptor: key.asymmetricKeyType === 'ec' ? { ecdh } : {} };
+  const tlsContext = (ca: readonly Uint8Array[]) =>
+    Promise.resolve(
+      createSecureContext({
+        key: key.export({ type: 'pkcs8', format: 'pem' }),
+        cert: chain.map((c) => toPem('CERTIFICATE', c)).join(''),
+        ...(ca.length > 0 ? { ca: ca.map((c) => toPem('CERTIFICATE', c)) } : {}),
+      }),
+    );
+  return { serial, chain, tlsContext, decryptor: key.asymmetricKeyType === 'ec' ? { ecdh } : {} };
 }
 
 /**
- * What a secure element must offer beyond signing for SZTP: its identity key usable by the TLS stack (a
- * KeyObject for the software element; an engine or provider key on hardware) and, for EnvelopedData to an
- * EC IDevID, an ECDH operation. The simulator's element does not offer these yet.
+ * What a secure element must offer beyond signing for SZTP: a TLS client context holding its identity key
+ * (the key goes from the element into the TLS stack, never to the caller) and, for EnvelopedData to an EC
+ * IDevID, an ECDH operation. SoftwareSecureElement (src/device/software-se.ts) offers both.
  */
 export interface SztpCapableElement {
-  identityTlsKey(): Promise<KeyObject>;
+  identityTlsContext(options: {
+    chain: readonly Uint8Array[];
+    ca: readonly Uint8Array[];
+  }): Promise<SecureContext>;
   ecdh?(peerSpki: Uint8Array): Promise<Uint8Array>;
 }
 
-/** A DeviceIdentity over a device's secure element and its stored IDevID chain. */
-export async function secureElementIdentity(
+/** A DeviceIdentity over a device's secure element and its stored IDevID chain (leaf first). */
+export function secureElementIdentity(
   serial: string,
   chain: readonly Uint8Array[],
   se: SztpCapableElement,
-): Promise<DeviceIdentity> {
-  const tlsKey = await se.identityTlsKey();
+): DeviceIdentity {
   const ecdh = se.ecdh?.bind(se);
-  return { serial, chain, tlsKey, decryptor: ecdh !== undefined ? { ecdh } : {} };
+  return {
+    serial,
+    chain,
+    tlsContext: (ca) => se.identityTlsContext({ chain, ca }),
+    decryptor: ecdh !== undefined ? { ecdh } : {},
+  };
 }

@@ -71,7 +71,7 @@ export function verifyImage(bytes: Uint8Array, trust: TrustOptions): VerifiedIma
   const { sigTlv, hash } = schemeOf(signer.type);
   if (hash !== alg) refuse('ERR_FIRMWARE_BAD_SIGNATURE', `a ${signer.type} key needs a ${hash} image hash`);
   const sigs = image.tlvs.filter((t) => t.type === sigTlv);
-  if (!sigs.some((s) => verifyDigestSignature(signer, digest, s.value))) {
+  if (!sigs.some((s) => verifyDigestSignature(signer, digest, s.value, hashedParts(image, payload)))) {
     refuse('ERR_FIRMWARE_BAD_SIGNATURE', 'image signature does not verify with the trusted key');
   }
   return {
@@ -85,20 +85,21 @@ export function verifyImage(bytes: Uint8Array, trust: TrustOptions): VerifiedIma
   };
 }
 
+/** What the image hash covers: header, (plaintext) payload, protected TLVs. */
+function hashedParts(image: ParsedImage, payload: Uint8Array): Uint8Array[] {
+  const h = image.header;
+  const end = h.hdrSize + h.imgSize;
+  return [image.bytes.subarray(0, h.hdrSize), payload, image.bytes.subarray(end, end + h.protectedTlvSize)];
+}
+
 function hashRegion(
   image: ParsedImage,
   payload: Uint8Array,
   alg: 'sha256' | 'sha384' | 'sha512',
 ): Uint8Array {
-  const h = image.header;
-  const end = h.hdrSize + h.imgSize;
-  return new Uint8Array(
-    createHash(alg)
-      .update(image.bytes.subarray(0, h.hdrSize))
-      .update(payload)
-      .update(image.bytes.subarray(end, end + h.protectedTlvSize))
-      .digest(),
-  );
+  const hash = createHash(alg);
+  for (const part of hashedParts(image, payload)) hash.update(part);
+  return new Uint8Array(hash.digest());
 }
 
 function decryptPayload(image: ParsedImage, key: DecryptionKey | undefined): Uint8Array {

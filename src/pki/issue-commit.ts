@@ -1,0 +1,205 @@
+/**
+ * Committing issued certificates. Each certificate needs a duplicate-key check, its row, its audit entry
+ * and (for an IDevID) the device's identity binding, all in one transaction. Under load, one SQLite
+ * write transaction per certificate was the issuance bottleneck, so certificates signed while a commit
+ * is running queue up and the next commit stores them together: one transaction (through the store's
+ * GroupCommit), one batched audit append (`appendMany`) for their `cert.issued` entries. A caller is
+ * answered only after its certificate committed. Outcomes that refuse one certificate (key bound
+ * elsewhere, identity key mismatch) are decided without throwing, so they never roll back the others; if
+ * the shared transaction fails anyway, every certificate is retried in a transaction of its own.
+ */
+import { ConflictError } from '../core/errors.ts';
+import type { AuditEvent } from '../audit/types.ts';
+import type { Device } from '../registry/types.ts';
+import type { Tx } from '../store/database.ts';
+import type { CertificatesTable } from '../store/tables/foundation.ts';
+import type { PkiContext } from './context.ts';
+import type { LeafProfile } from './profiles.ts';
+
+/** One signed certificate waiting to be stored. */
+export interface PendingCertificate {
+  readonly by: { actor: string };
+  readonly row: CertificatesTable;
+  readonly device: Device | null;
+  readonly profile: LeafProfile;
+  /** The `cert.issued` audit entry. */
+  readonly event: AuditEvent;
+}
+
+/** What committing one certificate came to. */
+export type CommitOutcome =
+  | { readonly kind: 'stored' }
+  /** The key is bound to another device or certificate (`boundTo`); nothing stored. */
+  | { readonly kind: 'clash'; readonly boundTo: string }
+  /** The device already has a different identity key; nothing stored. */
+  | { readonly kind: 'identity-mismatch' };
+
+interface Waiting {
+  readonly item: PendingCertificate;
+  readonly resolve: (o: CommitOutcome) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** Most certificates per shared transaction (bounds the time one commit holds the write lock). */
+const MAX_GROUP = 256;
+
+/** Stores signed certificates in groups (see the module comment). */
+export class CertificateCommitter {
+  readonly #ctx: PkiContext;
+  #queue: Waiting[] = [];
+  #running = false;
+
+  constructor(ctx: PkiContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Stores one certificate with the others waiting; resolves once it is committed (or refused). */
+  commit(item: PendingCertificate): Promise<CommitOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      if (!this.#running) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#queue.length > 0) {
+        const group = this.#queue.splice(0, MAX_GROUP);
+        let outcomes: CommitOutcome[];
+        try {
+          outcomes = await this.#ctx.commits.run((tx) => this.#write(tx, group));
+        } catch {
+          for (const w of group) {
+            await this.#ctx.commits.run((tx) => this.#write(tx, [w])).then(([o]) => w.resolve(o!), w.reject);
+          }
+          continue;
+        }
+        group.forEach((w, i) => w.resolve(outcomes[i]!));
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /**
+   * The group's writes: two lookups for every key in the group, then the decisions in memory (so a key
+   * certified earlier in the same group counts too), one multi-row insert, the identity bindings, and
+   * one batched audit append.
+   */
+  async #write(tx: Tx, group: readonly Waiting[]): Promise<CommitOutcome[]> {
+    const fingerprints = [...new Set(group.map((w) => w.item.row.spki_sha256))];
+    const known = new Map<string, { id: string; deviceId: string | null }[]>();
+    const certs = await tx
+      .selectFrom('certificates')
+      .select(['id', 'device_id', 'spki_sha256'])
+      .where('spki_sha256', 'in', fingerprints)
+      .execute();
+    for (const c of certs) push(known, c.spki_sha256, { id: c.id, deviceId: c.device_id });
+    const identities = new Map<string, string[]>();
+    const bound = await tx
+      .selectFrom('devices')
+      .select(['id', 'identity_key_fingerprint'])
+      .where('identity_key_fingerprint', 'in', fingerprints)
+      .execute();
+    for (const d of bound)
+      if (d.identity_key_fingerprint !== null) push(identities, d.identity_key_fingerprint, d.id);
+    const boundNow = new Map<string, string>(); // device id -> identity key bound in this group
+    const outcomes: CommitOutcome[] = [];
+    const rows: CertificatesTable[] = [];
+    const bindings: PendingCertificate[] = [];
+    for (const { item } of group) {
+      const fp = item.row.spki_sha256;
+      const outcome = decide(item, known.get(fp) ?? [], identities.get(fp) ?? [], boundNow);
+      outcomes.push(outcome);
+      if (outcome.kind !== 'stored') continue;
+      rows.push(item.row);
+      push(known, fp, { id: item.row.id, deviceId: item.row.device_id });
+      const device = item.device;
+      if (item.profile.bindsIdentityKey && device !== null && device.identityKeyFingerprint !== fp) {
+        if (!boundNow.has(device.id)) bindings.push(item);
+        boundNow.set(device.id, fp);
+        push(identities, fp, device.id);
+      }
+    }
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK)
+      await tx
+        .insertInto('certificates')
+        .values(rows.slice(i, i + INSERT_CHUNK))
+        .execute();
+    for (const item of bindings) {
+      await this.#ctx.registry.updateDevice(
+        tx,
+        item.by,
+        item.device!.id,
+        { identityKeyFingerprint: item.row.spki_sha256 },
+        'device.identity_bound',
+      );
+    }
+    await this.#ctx.audit.appendMany(
+      tx,
+      group.filter((_, i) => outcomes[i]!.kind === 'stored').map((w) => w.item.event),
+    );
+    return outcomes;
+  }
+}
+
+/** Rows per INSERT statement (16 columns each, well under every placeholder limit). */
+const INSERT_CHUNK = 100;
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+/**
+ * May this key be certified for this device (or for no device)? `certs` are the certificates already
+ * holding the key, `devices` the devices bound to it as their identity key, `boundNow` the identity keys
+ * bound earlier in the same group.
+ */
+function decide(
+  item: PendingCertificate,
+  certs: readonly { id: string; deviceId: string | null }[],
+  devices: readonly string[],
+  boundNow: ReadonlyMap<string, string>,
+): CommitOutcome {
+  const { device, profile } = item;
+  const fp = item.row.spki_sha256;
+  for (const c of certs) {
+    if (device === null ? c.deviceId !== null : c.deviceId !== device.id)
+      return { kind: 'clash', boundTo: c.deviceId ?? c.id };
+  }
+  const other = devices.find((id) => id !== device?.id);
+  if (other !== undefined) return { kind: 'clash', boundTo: other };
+  if (profile.bindsIdentityKey && device !== null) {
+    const identity = boundNow.get(device.id) ?? device.identityKeyFingerprint;
+    if (identity !== null && identity !== fp) return { kind: 'identity-mismatch' };
+  }
+  return { kind: 'stored' };
+}
+
+/** The cloned-key alarm commits in its own transaction: the refused issuance must still leave a trace. */
+export async function cloneAlarm(
+  ctx: PkiContext,
+  by: { actor: string },
+  c: { fingerprint: string; device: Device | null; caTenant: string; boundTo: string },
+): Promise<void> {
+  await ctx.store.transaction((tx) =>
+    ctx.audit.append(tx, {
+      ...by,
+      action: 'security.cloned_key',
+      subject: c.device?.id ?? `spki:${c.fingerprint}`,
+      tenantId: c.caTenant,
+      details: { spkiSha256: c.fingerprint, serial: c.device?.serial ?? null, boundTo: c.boundTo },
+    }),
+  );
+}
+
+/** ERR_CSR_KEY_IN_USE. */
+export function keyInUse(): ConflictError {
+  return new ConflictError(
+    'ERR_CSR_KEY_IN_USE',
+    'this public key is already bound to another device or certificate',
+  );
+}
