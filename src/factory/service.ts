@@ -1,23 +1,22 @@
-import { X509Certificate, verify as nodeVerify, type KeyObject, type PublicKeyInput } from 'node:crypto';
-import { encodeCbor } from './link/cbor-encode.ts';
+import { X509Certificate } from 'node:crypto';
 import type { AuditEvent, AuditLog } from '../audit/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { ConflictError, ForbiddenError, ImprintError, ValidationError } from '../core/errors.ts';
 import { bytesEqual } from '../core/encoding.ts';
 import type { Random } from '../core/random.ts';
-import { SECRETS_AAD } from '../device/agent.ts';
-import { sealTo, secretsInfo, transportKeyStatement } from '../device/hpke.ts';
 import type { RegistryService } from '../registry/service.ts';
 import type { DeviceModel } from '../registry/types.ts';
 import type { Executor, Store, Tx } from '../store/database.ts';
 import { GroupCommit } from '../store/group-commit.ts';
 import type { FactoryRunsTable } from '../store/tables/factory.ts';
 import { BatchService, toBatch } from './batches.ts';
-import { csrPublicKey, spkiKeyObject } from './csr-key.ts';
+import { csrPublicKey } from './csr-key.ts';
 import { newClaimCode } from './claim-code.ts';
 import { deviceConfig, newRun, readbackProblems, sha256Hex } from './runs.ts';
 import type { FirmwareSource } from './firmware.ts';
-import type { IdentityIssuer, IssuedIdentity } from './issuer.ts';
+import type { IdentityIssuer } from './issuer.ts';
+import { importable, sealedEvent, sealSecrets, verifyTransportKey } from './secrets.ts';
+import { vendorIdentity } from './vendor-import.ts';
 import type {
   AbortRequest,
   Batch,
@@ -45,18 +44,6 @@ export interface FactoryDeps {
   readonly issuer: IdentityIssuer;
   readonly firmware: FirmwareSource;
 }
-
-/** The SPKI as a KeyObject, or undefined when it is not an importable public key. */
-function importable(spki: Uint8Array): KeyObject | undefined {
-  try {
-    return spkiKeyObject(spki);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Names of the per-device secrets the server generates and seals. */
-export const SECRET_NAMES = ['cloudToken', 'wifiKey', 'appKey'] as const;
 
 /**
  * The server half of provisioning, one call per station step. Each device's run is a row in
@@ -96,17 +83,17 @@ export class FactoryService {
     if (b.state === 'completed') return { deviceId: b.deviceId, state: 'completed' };
     const { batch, run, model } = b;
     const spki = await this.#refusing(st, r, 'issue', async () => this.#csrKey(r));
-    await this.#refusing(st, r, 'seal', async () => this.#verifyTransportKey(r, importable(spki)));
+    await this.#refusing(st, r, 'seal', async () => verifyTransportKey(r, importable(spki)));
     return this.#refusing(st, r, 'issue', async () => {
       const p = await this.#identity(st, r, spki, batch, run, model);
-      const s = await this.#sealSecrets(r);
+      const s = await sealSecrets(this.#d.random, r);
       await this.#group.run(async (tx) => {
         await tx
           .updateTable('factory_runs')
           .set({ ...p.columns, secret_digests: JSON.stringify(s.digests), updated_at: this.#now() })
           .where('device_id', '=', run.device_id)
           .execute();
-        await this.#d.audit.appendMany(tx, [...p.events, this.#sealedEvent(st, r, run.device_id)]);
+        await this.#d.audit.appendMany(tx, [...p.events, sealedEvent(st, r, run.device_id)]);
       });
       return { deviceId: b.deviceId, state: b.state, identity: p.result, sealed: s.sealed };
     });
@@ -247,7 +234,7 @@ export class FactoryService {
   }> {
     const fp = sha256Hex(spki);
     // A silicon vendor's part keeps the identity the chip factory gave it: nothing is issued.
-    const vendor = await this.#vendorIdentity(run.device_id, fp);
+    const vendor = await vendorIdentity(this.#d.store.db, run.device_id, fp);
     if (vendor !== undefined) await this.#takeQuota(st, batch, run);
     const good =
       vendor === undefined ? await this.#d.issuer.goodIdentities(this.#d.store.db, run.device_id) : [];
@@ -327,59 +314,18 @@ export class FactoryService {
       const cert = (await this.#d.issuer.goodIdentities(this.#d.store.db, run.device_id)).find(
         (g) => g.certificateId === run.certificate_id,
       );
-      this.#verifyTransportKey(r, cert === undefined ? undefined : new X509Certificate(cert.der).publicKey);
-      const s = await this.#sealSecrets(r);
+      verifyTransportKey(r, cert === undefined ? undefined : new X509Certificate(cert.der).publicKey);
+      const s = await sealSecrets(this.#d.random, r);
       await this.#group.run(async (tx) => {
         await tx
           .updateTable('factory_runs')
           .set({ secret_digests: JSON.stringify(s.digests), updated_at: this.#now() })
           .where('device_id', '=', run.device_id)
           .execute();
-        await this.#d.audit.append(tx, this.#sealedEvent(st, r, run.device_id));
+        await this.#d.audit.append(tx, sealedEvent(st, r, run.device_id));
       });
       return s.sealed;
     });
-  }
-
-  /** Throws ERR_FACTORY_TRANSPORT_KEY_UNVERIFIED unless the identity key signed the transport key statement. */
-  #verifyTransportKey(r: SealRequest, key: KeyObject | PublicKeyInput | undefined): void {
-    let ok: boolean;
-    try {
-      ok =
-        key !== undefined &&
-        nodeVerify('sha256', transportKeyStatement(r.serial, r.transportPublicKey), key, r.signature);
-    } catch {
-      ok = false;
-    }
-    if (!ok)
-      throw new ForbiddenError(
-        'ERR_FACTORY_TRANSPORT_KEY_UNVERIFIED',
-        `the transport key of ${r.serial} is not signed by its identity key`,
-      );
-  }
-
-  /** Fresh secrets sealed to the transport key, with their digests (the secrets themselves are zeroed). */
-  async #sealSecrets(r: SealRequest): Promise<{ sealed: SealResult; digests: Record<string, string> }> {
-    const secrets: Record<string, Uint8Array> = {};
-    for (const n of SECRET_NAMES) secrets[n] = this.#d.random.bytes(32);
-    const digests = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, sha256Hex(v)]));
-    const pt = encodeCbor(secrets);
-    try {
-      return { sealed: await sealTo(r.transportPublicKey, pt, secretsInfo(r.serial), SECRETS_AAD), digests };
-    } finally {
-      pt.fill(0);
-      for (const v of Object.values(secrets)) v.fill(0);
-    }
-  }
-
-  #sealedEvent(st: StationCaller, r: SealRequest, deviceId: string): AuditEvent {
-    return {
-      ...st,
-      action: 'factory.secrets.sealed',
-      subject: deviceId,
-      tenantId: st.tenantId,
-      details: { serial: r.serial, names: [...SECRET_NAMES] },
-    };
   }
 
   /** The signed firmware of a batch. Throws ERR_BATCH_NOT_FOUND, ERR_FACTORY_STATION_NOT_ASSIGNED, ERR_FACTORY_FIRMWARE_UNAVAILABLE. */
@@ -505,31 +451,6 @@ export class FactoryService {
         },
       });
     });
-  }
-
-  /**
-   * The certificate a silicon vendor's manifest registered for the device (profile vendor-idevid), when
-   * it certifies the key the device reported. Throws ERR_FACTORY_CSR_KEY_MISMATCH when the device has a
-   * vendor identity but reports another key: a chip's key cannot change, so this is a swapped part.
-   */
-  async #vendorIdentity(
-    deviceId: string,
-    fp: string,
-  ): Promise<(IssuedIdentity & { spkiSha256: string }) | undefined> {
-    const row = await this.#d.store.db
-      .selectFrom('certificates')
-      .select(['id', 'der', 'spki_sha256'])
-      .where('device_id', '=', deviceId)
-      .where('profile', '=', 'vendor-idevid')
-      .where('status', '=', 'good')
-      .executeTakeFirst();
-    if (row === undefined) return undefined;
-    if (row.spki_sha256 !== fp)
-      throw new ForbiddenError(
-        'ERR_FACTORY_CSR_KEY_MISMATCH',
-        'the device reports a key other than the one its silicon vendor certified',
-      );
-    return { certificateId: row.id, der: new Uint8Array(row.der), chain: [], spkiSha256: fp };
   }
 
   async #takeQuota(st: StationCaller, batch: Batch, run: FactoryRunsTable): Promise<void> {

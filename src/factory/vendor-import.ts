@@ -1,10 +1,11 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { AuditLog } from '../audit/types.ts';
 import type { Clock } from '../core/clock.ts';
-import { ConflictError, ValidationError } from '../core/errors.ts';
+import { ConflictError, ForbiddenError, ValidationError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { RegistryService } from '../registry/service.ts';
-import type { Store } from '../store/database.ts';
+import type { Executor, Store } from '../store/database.ts';
+import type { IssuedIdentity } from './issuer.ts';
 import { chainsTo, verifyJws } from './jws.ts';
 import { checkDevice } from './manifest.ts';
 
@@ -121,4 +122,30 @@ export async function importVendorManifest(
     });
     return { imported: checked.length, vendor: m.vendor };
   });
+}
+
+/**
+ * The certificate a silicon vendor's manifest registered for the device (profile vendor-idevid), when
+ * it certifies the key the device reported. Throws ERR_FACTORY_CSR_KEY_MISMATCH when the device has a
+ * vendor identity but reports another key: a chip's key cannot change, so this is a swapped part.
+ */
+export async function vendorIdentity(
+  db: Executor,
+  deviceId: string,
+  spkiSha256: string,
+): Promise<(IssuedIdentity & { spkiSha256: string }) | undefined> {
+  const row = await db
+    .selectFrom('certificates')
+    .select(['id', 'der', 'spki_sha256'])
+    .where('device_id', '=', deviceId)
+    .where('profile', '=', 'vendor-idevid')
+    .where('status', '=', 'good')
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+  if (row.spki_sha256 !== spkiSha256)
+    throw new ForbiddenError(
+      'ERR_FACTORY_CSR_KEY_MISMATCH',
+      'the device reports a key other than the one its silicon vendor certified',
+    );
+  return { certificateId: row.id, der: new Uint8Array(row.der), chain: [], spkiSha256 };
 }

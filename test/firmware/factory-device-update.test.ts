@@ -166,11 +166,7 @@ describe('imprint device update on a factory-provisioned device', () => {
 
   it('without a trusted TUF root the command refuses clearly and changes nothing', async () => {
     await assert.rejects(
-      run(
-        process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'device', 'update', '--state', statePath, '--server', base],
-        { cwd: process.cwd() },
-      ),
+      cli('device', 'update', '--state', statePath, '--server', base),
       (e: { code?: number; stderr?: string }) => {
         assert.equal(e.code, 1);
         assert.match(e.stderr ?? '', /ERR_DEVICE_NO_TUF_ROOT/);
@@ -186,25 +182,9 @@ describe('imprint device update on a factory-provisioned device', () => {
     writeFileSync(rootFile, await f.tuf.metadata(t.manufacturer.id, '1.root.json'));
     const caFile = join(dir, 'ca.pem');
     writeFileSync(caFile, caPem);
-    const out = await run(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        '--json',
-        'device',
-        'update',
-        '--state',
-        statePath,
-        '--server',
-        base,
-        '--ca',
-        caFile,
-        '--root',
-        rootFile,
-      ],
-      { cwd: process.cwd() },
+    const out = await cli(
+      '--json',
+      ...['device', 'update', '--state', statePath, '--server', base, '--ca', caFile, '--root', rootFile],
     );
     const result = JSON.parse(out.stdout) as UpdateCycleResult;
     assert.equal(result.outcome, 'updated');
