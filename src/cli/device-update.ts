@@ -6,8 +6,8 @@ import { ValidationError } from '../core/errors.ts';
 import { readDeviceConfig } from '../device/config.ts';
 import { deviceFetcher, type DeviceTls } from '../device/https-client.ts';
 import { installReporter, rolloutOf } from '../device/firmware-api.ts';
+import { hasTlsIdentity } from '../device/secure-element.ts';
 import { SimulatedDevice } from '../device/simulator.ts';
-import { SoftwareSecureElement } from '../device/software-se.ts';
 import { runUpdateCycle, type UpdateCycleResult } from '../device/update-agent.ts';
 import { UpdateClient } from '../firmware/update-client.ts';
 import { output } from './context.ts';
@@ -25,7 +25,7 @@ interface UpdateOpts {
 async function identityTls(device: SimulatedDevice, ca: string | undefined): Promise<DeviceTls> {
   const se = device.secureElement;
   const chain = await se.identityChain();
-  if (!(se instanceof SoftwareSecureElement) || chain.length === 0) return ca === undefined ? {} : { ca };
+  if (!hasTlsIdentity(se) || chain.length === 0) return ca === undefined ? {} : { ca };
   const anchors = ca === undefined ? [] : fromPemAll(ca, 'CERTIFICATE');
   return { secureContext: await se.identityTlsContext({ chain, ca: anchors }) };
 }

@@ -1,37 +1,21 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { SecureContext } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
+import { readBody, sendRequest, type ClientTls } from '../core/https-client.ts';
 import { ImprintError } from '../core/errors.ts';
 import type { Fetcher } from '../firmware/update-client.ts';
 
 /** How the device reaches Imprint: the server CA (PEM) and, for mutual TLS, its identity context. */
-export interface DeviceTls {
-  readonly ca?: string;
-  readonly secureContext?: SecureContext;
-}
+export type DeviceTls = Pick<ClientTls, 'ca' | 'secureContext'>;
 
-function send(
+async function send(
   url: URL,
   tls: DeviceTls,
   init: { method: string; headers?: Record<string, string>; body?: string },
 ): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const https = url.protocol === 'https:';
-    const req = (https ? httpsRequest : httpRequest)(
-      url,
-      {
-        method: init.method,
-        ...(init.headers === undefined ? {} : { headers: init.headers }),
-        ...(https && tls.secureContext !== undefined ? { secureContext: tls.secureContext } : {}),
-        ...(https && tls.ca !== undefined && tls.secureContext === undefined ? { ca: tls.ca } : {}),
-      },
-      resolve,
-    );
-    req.on('error', (cause) =>
-      reject(new ImprintError('ERR_DEVICE_SERVER_UNREACHABLE', 502, `cannot reach ${url.origin}`, { cause })),
-    );
-    req.end(init.body);
-  });
+  try {
+    return await sendRequest(url, tls, init);
+  } catch (cause) {
+    throw new ImprintError('ERR_DEVICE_SERVER_UNREACHABLE', 502, `cannot reach ${url.origin}`, { cause });
+  }
 }
 
 /** A TUF Fetcher over node:http(s) with the device's CA; stops reading one byte past the limit. */
@@ -73,11 +57,10 @@ export async function requestJson(
       ? { method: 'GET' }
       : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
   );
-  const chunks: Buffer[] = [];
-  for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk);
+  const text = (await readBody(res)).toString('utf8');
   let reply: unknown;
   try {
-    reply = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    reply = JSON.parse(text);
   } catch {
     reply = undefined;
   }

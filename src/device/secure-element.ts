@@ -1,3 +1,5 @@
+import type { SecureContext } from 'node:tls';
+
 /**
  * The secure element port: every private key of a device lives behind it and never leaves it.
  * The software implementation stands in for a real chip; a PKCS#11-backed one (SoftHSM, tpm2-pkcs11)
@@ -35,4 +37,23 @@ export interface SecureElement {
   storeIdentityChain(chain: readonly Uint8Array[]): Promise<void>;
   /** The stored IDevID chain, leaf first; empty before the factory stored one. */
   identityChain(): Promise<Uint8Array[]>;
+}
+
+/**
+ * What an element offers to act as a TLS client with its identity (SZTP, firmware reports): a TLS context
+ * holding the identity key (the key goes from the element into the TLS stack, never to the caller) and, for
+ * EnvelopedData to an EC IDevID, an ECDH operation. SoftwareSecureElement offers both; a PKCS#11 element
+ * cannot, since Node's TLS cannot use a token key.
+ */
+export interface TlsIdentityElement {
+  identityTlsContext(options: {
+    chain: readonly Uint8Array[];
+    ca: readonly Uint8Array[];
+  }): Promise<SecureContext>;
+  ecdh?(peerSpki: Uint8Array): Promise<Uint8Array>;
+}
+
+/** True when the element can hold a TLS client identity. */
+export function hasTlsIdentity(se: SecureElement): se is SecureElement & TlsIdentityElement {
+  return typeof (se as Partial<TlsIdentityElement>).identityTlsContext === 'function';
 }

@@ -1,5 +1,5 @@
 import { fromHex, toHex } from '../core/encoding.ts';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError, hasCode } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { KeyAlgorithm } from '../keys/types.ts';
 import { findCaByRole } from '../pki/ca-store.ts';
@@ -121,7 +121,7 @@ export class SigningService {
       await this.registerKey(by, ca.keyId);
     } catch (e) {
       // Adopted earlier, or by a concurrent caller: both leave the key registered, which is the goal.
-      if (!(e instanceof ConflictError && e.code === 'ERR_FIRMWARE_KEY_EXISTS')) throw e;
+      if (!hasCode(e, 'ERR_FIRMWARE_KEY_EXISTS')) throw e;
     }
     return { keyId: ca.keyId, keyHash };
   }

@@ -283,7 +283,8 @@ function conflictOn(conflict: () => ConflictError): (e: unknown) => never {
   };
 }
 
-function toDevice(r: DevicesTable): Device {
+/** The registry's Device from its row. */
+export function toDevice(r: DevicesTable): Device {
   return {
     id: r.id,
     serial: r.serial,

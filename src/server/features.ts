@@ -99,19 +99,14 @@ export function stationResolver(p: Platform): CertificatePrincipalResolver {
     const cert = new X509Certificate(leaf);
     const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
     if (cn === undefined || !cn.startsWith('stn_')) return undefined;
-    const serialHex = cert.serialNumber.toLowerCase().replace(/^0+/, '');
-    const row = await p.store.db
-      .selectFrom('certificates')
-      .select(['status', 'tenant_id'])
-      .where('serial_hex', '=', serialHex)
-      .executeTakeFirst();
+    const stored = await goodStoredCertificate(p, leaf, cert);
     const station = await p.store.db
       .selectFrom('stations')
       .selectAll()
       .where('id', '=', cn)
       .executeTakeFirst();
-    if (row?.status !== 'good' || station === undefined || station.disabled_at !== null) return undefined;
-    if (station.tenant_id !== row.tenant_id) return undefined;
+    if (stored === undefined || station === undefined || station.disabled_at !== null) return undefined;
+    if (station.tenant_id !== stored.tenantId) return undefined;
     const principal: Principal = {
       kind: 'station',
       id: station.id,
@@ -126,29 +121,39 @@ export function stationResolver(p: Platform): CertificatePrincipalResolver {
 
 /**
  * Device principals: a TLS client certificate that Imprint issued to a registered device (IDevID or
- * LDevID, byte for byte the stored one) and has not revoked. The tenant is the device's current owner.
+ * LDevID) and has not revoked. The tenant is the device's current owner.
  */
 export function deviceResolver(p: Platform): CertificatePrincipalResolver {
   return async (chain) => {
     const leaf = chain[0];
     if (leaf === undefined) return undefined;
-    const serialHex = new X509Certificate(leaf).serialNumber.toLowerCase().replace(/^0+/, '');
-    const row = await p.store.db
-      .selectFrom('certificates')
-      .innerJoin('devices', 'devices.id', 'certificates.device_id')
-      .select(['certificates.der', 'certificates.status', 'devices.id as deviceId', 'devices.tenant_id'])
-      .where('certificates.serial_hex', '=', serialHex)
-      .executeTakeFirst();
-    if (row === undefined || row.status !== 'good' || !bytesEqual(new Uint8Array(row.der), leaf))
-      return undefined;
+    const stored = await goodStoredCertificate(p, leaf, new X509Certificate(leaf));
+    if (stored?.deviceId == null) return undefined;
+    const device = await p.registry.getDevice(stored.deviceId);
     const principal: Principal = {
       kind: 'device',
-      id: row.deviceId,
-      tenantId: row.tenant_id,
+      id: device.id,
+      tenantId: device.tenantId,
       role: 'device',
-      actor: `device:${row.deviceId}`,
+      actor: `device:${device.id}`,
       certificateChain: chain,
     };
     return principal;
   };
+}
+
+/** The stored, unrevoked certificate that is byte for byte this leaf (so Imprint issued it), or undefined. */
+async function goodStoredCertificate(
+  p: Platform,
+  leaf: Uint8Array,
+  cert: X509Certificate,
+): Promise<{ tenantId: string; deviceId: string | null } | undefined> {
+  const row = await p.store.db
+    .selectFrom('certificates')
+    .select(['der', 'status', 'tenant_id', 'device_id'])
+    .where('serial_hex', '=', cert.serialNumber.toLowerCase().replace(/^0+/, ''))
+    .executeTakeFirst();
+  if (row === undefined || row.status !== 'good' || !bytesEqual(new Uint8Array(row.der), leaf))
+    return undefined;
+  return { tenantId: row.tenant_id, deviceId: row.device_id };
 }

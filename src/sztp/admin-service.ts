@@ -12,8 +12,7 @@ import { setDeviceSecret } from './device-secrets.ts';
 import { importManifest, type ManifestImportResult } from './manifest-import.ts';
 import { addManufacturerCa, generateMasa, setMasa } from './manufacturer.ts';
 import { generateOwner, getOwner, listOwners, registerOwner, type OwnerView } from './owners.ts';
-import { setRecord, type RecordScope } from './records.ts';
-import type { Encoding } from './types.ts';
+import { setRecord } from './records.ts';
 import { importVoucher } from './voucher-import.ts';
 import { addWebhook } from './webhooks.ts';
 
@@ -31,18 +30,12 @@ export class SztpAdminService {
   }
 
   /** See registerOwner (owners.ts). */
-  registerOwner(
-    by: Actor,
-    input: { tenantId: string; name: string; chainPem: string; keyId?: string },
-  ): Promise<OwnerView> {
+  registerOwner(by: Actor, input: Parameters<typeof registerOwner>[2]): ReturnType<typeof registerOwner> {
     return registerOwner(this.#deps, by, input);
   }
 
   /** See generateOwner (owners.ts). */
-  generateOwner(
-    by: Actor,
-    input: { tenantId: string; name: string; days?: number },
-  ): Promise<OwnerView & { certificatePem: string }> {
+  generateOwner(by: Actor, input: Parameters<typeof generateOwner>[2]): ReturnType<typeof generateOwner> {
     return generateOwner(this.#deps, by, input);
   }
 
@@ -57,18 +50,12 @@ export class SztpAdminService {
   }
 
   /** See setMasa (manufacturer.ts). */
-  setMasa(
-    by: Actor,
-    input: { tenantId: string; keyId: string; chainPem: string; validityDays?: number },
-  ): Promise<void> {
+  setMasa(by: Actor, input: Parameters<typeof setMasa>[2]): ReturnType<typeof setMasa> {
     return setMasa(this.#deps, by, input);
   }
 
   /** See generateMasa (manufacturer.ts). */
-  generateMasa(
-    by: Actor,
-    input: { tenantId: string; validityDays?: number; days?: number },
-  ): Promise<{ keyId: string; certificatePem: string }> {
+  generateMasa(by: Actor, input: Parameters<typeof generateMasa>[2]): ReturnType<typeof generateMasa> {
     return generateMasa(this.#deps, by, input);
   }
 
@@ -78,10 +65,7 @@ export class SztpAdminService {
   }
 
   /** See bind (bindings.ts). */
-  bind(
-    by: Actor,
-    input: { tenantId: string; ownerId: string; serials?: readonly string[]; batchId?: string },
-  ): Promise<{ bound: number }> {
+  bind(by: Actor, input: Parameters<typeof bind>[2]): ReturnType<typeof bind> {
     return bind(this.#deps, by, input);
   }
 
@@ -101,26 +85,12 @@ export class SztpAdminService {
   }
 
   /** See setRecord (records.ts). */
-  setRecord(
-    by: Actor,
-    input: {
-      ownerId: string;
-      scope: RecordScope;
-      scopeId: string;
-      document: unknown;
-      encoding?: Encoding;
-      encrypt?: boolean;
-      ldevid?: boolean;
-    },
-  ): Promise<{ id: string; kind: string }> {
+  setRecord(by: Actor, input: Parameters<typeof setRecord>[2]): ReturnType<typeof setRecord> {
     return setRecord(this.#deps, by, input);
   }
 
   /** See importVoucher (voucher-import.ts). */
-  importVoucher(
-    by: Actor,
-    input: { ownerId: string; deviceId: string; cms: Uint8Array; expiresAt: string },
-  ): Promise<string> {
+  importVoucher(by: Actor, input: Parameters<typeof importVoucher>[2]): ReturnType<typeof importVoucher> {
     return importVoucher(this.#deps, by, input);
   }
 

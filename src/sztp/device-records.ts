@@ -1,6 +1,7 @@
 /** What the bootstrap server knows about a device: the owner it is bound to and its most specific record. */
 import { CompiledQuery } from 'kysely';
-import type { Device, DeviceState } from '../registry/types.ts';
+import { toDevice } from '../registry/service.ts';
+import type { Device } from '../registry/types.ts';
 import type { Store } from '../store/database.ts';
 import type { DevicesTable } from '../store/tables/foundation.ts';
 import type { SztpMasaTable, SztpOnboardingTable, SztpOwnersTable } from '../store/tables/sztp.ts';
@@ -150,22 +151,6 @@ export async function bootstrapContext(
           created_at: r.m_created_at as string,
         };
   return { device: toDevice(r), owner, record, masa };
-}
-
-/** The registry's Device from its row (as the registry maps it). */
-function toDevice(r: DevicesTable): Device {
-  return {
-    id: r.id,
-    serial: r.serial,
-    manufacturerId: r.manufacturer_id,
-    tenantId: r.tenant_id,
-    modelId: r.model_id,
-    state: r.state as DeviceState,
-    identityKeyFingerprint: r.identity_key_fingerprint,
-    batchId: r.batch_id,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
 }
 
 /** DER certificates of a stored chain (JSON list of base64). */

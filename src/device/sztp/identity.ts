@@ -5,6 +5,7 @@ import { toPem } from '../../core/encoding.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { CmsDecryptor } from '../../sztp/cms/enveloped.ts';
 import type { CsrRequest, CsrSupport } from '../../sztp/types.ts';
+import type { TlsIdentityElement } from '../secure-element.ts';
 
 /**
  * The device's IDevID: certificate chain (leaf first), a TLS client context holding its key, and the
@@ -74,24 +75,11 @@ export function softwareIdentity(
   return { serial, chain, tlsContext, decryptor: key.asymmetricKeyType === 'ec' ? { ecdh } : {} };
 }
 
-/**
- * What a secure element must offer beyond signing for SZTP: a TLS client context holding its identity key
- * (the key goes from the element into the TLS stack, never to the caller) and, for EnvelopedData to an EC
- * IDevID, an ECDH operation. SoftwareSecureElement (src/device/software-se.ts) offers both.
- */
-export interface SztpCapableElement {
-  identityTlsContext(options: {
-    chain: readonly Uint8Array[];
-    ca: readonly Uint8Array[];
-  }): Promise<SecureContext>;
-  ecdh?(peerSpki: Uint8Array): Promise<Uint8Array>;
-}
-
 /** A DeviceIdentity over a device's secure element and its stored IDevID chain (leaf first). */
 export function secureElementIdentity(
   serial: string,
   chain: readonly Uint8Array[],
-  se: SztpCapableElement,
+  se: TlsIdentityElement,
 ): DeviceIdentity {
   const ecdh = se.ecdh?.bind(se);
   return {

@@ -6,19 +6,9 @@
 import type { Clock } from '../../core/clock.ts';
 import { ImprintError } from '../../core/errors.ts';
 import { buildIdentityCsr } from '../csr.ts';
-import type { SecureElement } from '../secure-element.ts';
+import { hasTlsIdentity } from '../secure-element.ts';
 import type { SimulatedDevice } from '../simulator.ts';
-import {
-  secureElementIdentity,
-  type PreconfiguredState,
-  type ServerRef,
-  type SztpCapableElement,
-} from './identity.ts';
-
-/** True when the element can hold a TLS client identity (and so can run SZTP). */
-export function isSztpCapable(se: SecureElement): se is SecureElement & SztpCapableElement {
-  return typeof (se as Partial<SztpCapableElement>).identityTlsContext === 'function';
-}
+import { secureElementIdentity, type PreconfiguredState, type ServerRef } from './identity.ts';
 
 /** What the device was configured with besides its identity. */
 export interface SimulatedDeviceConfig {
@@ -39,7 +29,7 @@ export async function simulatedDeviceState(
   config: SimulatedDeviceConfig,
 ): Promise<PreconfiguredState> {
   const se = device.secureElement;
-  if (!isSztpCapable(se)) {
+  if (!hasTlsIdentity(se)) {
     throw new ImprintError(
       'ERR_SZTP_ELEMENT_UNSUPPORTED',
       409,
