@@ -21,6 +21,7 @@ import type { Db, Executor } from '../store/database.ts';
 import { checkNewKey, insertKeyRow, keyByLabel, keyInfo, keyRow, listKeys } from './key-rows.ts';
 import type { KeysTable } from '../store/tables/foundation.ts';
 import { derToRawEcdsa } from './ecdsa-signature.ts';
+import type { SigningHandle } from './signing-handle.ts';
 import {
   defaultHash,
   hashLength,
@@ -83,6 +84,37 @@ export class SoftwareKeyStore implements KeyStore {
     if (algorithm === 'ed25519') return new Uint8Array(nodeSign(null, data, key));
     const hash = options.hash ?? defaultHash(algorithm);
     return this.#finish(algorithm, nodeSign(hash, data, signKey(key, algorithm, hash, options)), options);
+  }
+
+  /**
+   * See KeyStore.signingHandle. The handle holds the decrypted KeyObject (as this store's cache already
+   * does) and signs on libuv's thread pool (the callback form of crypto.sign), off the calling thread.
+   * It refuses once the key is destroyed or the store closed through this object. Throws ERR_KEY_NOT_FOUND.
+   */
+  async signingHandle(id: string): Promise<SigningHandle> {
+    const row = await this.#row(id);
+    const key = this.#private(row);
+    const algorithm = row.algorithm as KeyAlgorithm;
+    return {
+      keyId: id,
+      algorithm,
+      sign: (data, options = {}) =>
+        new Promise<Uint8Array>((resolve, reject) => {
+          if (this.#cache.get(id) !== key) {
+            reject(new NotFoundError('ERR_KEY_NOT_FOUND', `key ${id} was destroyed`));
+            return;
+          }
+          const hash = algorithm === 'ed25519' ? null : (options.hash ?? defaultHash(algorithm));
+          const signWith = hash === null ? key : signKey(key, algorithm, hash, options);
+          nodeSign(hash, data, signWith, (err, sig) => {
+            if (err === null) resolve(this.#finish(algorithm, sig, options));
+            else
+              reject(
+                new ImprintError('ERR_KEY_SIGN_FAILED', 500, `key ${id} could not sign`, { cause: err }),
+              );
+          });
+        }),
+    };
   }
 
   /** See KeyStore.signDigest. */

@@ -1,4 +1,5 @@
 import type { Executor } from '../store/database.ts';
+import type { SigningHandle } from './signing-handle.ts';
 
 /** Every key algorithm the platform holds keys for. */
 export const KEY_ALGORITHMS = ['ecdsa-p256', 'ecdsa-p384', 'ed25519', 'rsa-3072', 'rsa-4096'] as const;
@@ -63,6 +64,11 @@ export interface KeyStore {
    * ERR_CA_PASSPHRASE_WEAK.
    */
   exportForOffline?(id: string, passphrase: string): Promise<string>;
+  /**
+   * A handle that signs with this key without resolving it again per signature (see SigningHandle). Absent
+   * on stores where each signature goes to the token anyway (PKCS#11). Throws ERR_KEY_NOT_FOUND.
+   */
+  signingHandle?(id: string): Promise<SigningHandle>;
   /** Releases sessions and handles. */
   close(): Promise<void>;
 }

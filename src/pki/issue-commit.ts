@@ -10,9 +10,11 @@
  */
 import { ConflictError } from '../core/errors.ts';
 import type { AuditEvent } from '../audit/types.ts';
+import type { IdentityBinding } from '../registry/identity-binding.ts';
 import type { Device } from '../registry/types.ts';
 import type { Tx } from '../store/database.ts';
 import type { CertificatesTable } from '../store/tables/foundation.ts';
+import { insertCertificates } from './cert-rows.ts';
 import type { PkiContext } from './context.ts';
 import type { LeafProfile } from './profiles.ts';
 
@@ -22,6 +24,8 @@ export interface PendingCertificate {
   readonly row: CertificatesTable;
   readonly device: Device | null;
   readonly profile: LeafProfile;
+  /** The CA key that signed it: the certificate is stored only if its CA is still active with this key. */
+  readonly caKeyId: string;
   /** The `cert.issued` audit entry. */
   readonly event: AuditEvent;
 }
@@ -32,7 +36,9 @@ export type CommitOutcome =
   /** The key is bound to another device or certificate (`boundTo`); nothing stored. */
   | { readonly kind: 'clash'; readonly boundTo: string }
   /** The device already has a different identity key; nothing stored. */
-  | { readonly kind: 'identity-mismatch' };
+  | { readonly kind: 'identity-mismatch' }
+  /** The CA was taken offline (or re-keyed) after the certificate was signed; nothing stored. */
+  | { readonly kind: 'ca-offline' };
 
 interface Waiting {
   readonly item: PendingCertificate;
@@ -83,11 +89,20 @@ export class CertificateCommitter {
   }
 
   /**
-   * The group's writes: two lookups for every key in the group, then the decisions in memory (so a key
-   * certified earlier in the same group counts too), one multi-row insert, the identity bindings, and
-   * one batched audit append.
+   * The group's writes: one check that each CA is still active with the key that signed (signing handles
+   * are kept in memory, see issuance-signer.ts), two lookups for every key in the group, then the
+   * decisions in memory (so a key certified earlier in the same group counts too), one multi-row insert,
+   * the identity bindings in one registry call, and one batched audit append.
    */
   async #write(tx: Tx, group: readonly Waiting[]): Promise<CommitOutcome[]> {
+    const caIds = [...new Set(group.map((w) => w.item.row.ca_id ?? ''))];
+    const liveCas = new Map<string, string>(); // CA id -> key id, active CAs only
+    const cas = await tx
+      .selectFrom('cas')
+      .select(['id', 'key_id', 'state'])
+      .where('id', 'in', caIds)
+      .execute();
+    for (const c of cas) if (c.state === 'active' && c.key_id !== null) liveCas.set(c.id, c.key_id);
     const fingerprints = [...new Set(group.map((w) => w.item.row.spki_sha256))];
     const known = new Map<string, { id: string; deviceId: string | null }[]>();
     const certs = await tx
@@ -107,45 +122,32 @@ export class CertificateCommitter {
     const boundNow = new Map<string, string>(); // device id -> identity key bound in this group
     const outcomes: CommitOutcome[] = [];
     const rows: CertificatesTable[] = [];
-    const bindings: PendingCertificate[] = [];
+    const bindings: IdentityBinding[] = [];
+    const events: AuditEvent[] = [];
     for (const { item } of group) {
       const fp = item.row.spki_sha256;
-      const outcome = decide(item, known.get(fp) ?? [], identities.get(fp) ?? [], boundNow);
+      const outcome =
+        liveCas.get(item.row.ca_id ?? '') !== item.caKeyId
+          ? ({ kind: 'ca-offline' } as const)
+          : decide(item, known.get(fp) ?? [], identities.get(fp) ?? [], boundNow);
       outcomes.push(outcome);
       if (outcome.kind !== 'stored') continue;
       rows.push(item.row);
+      events.push(item.event);
       push(known, fp, { id: item.row.id, deviceId: item.row.device_id });
       const device = item.device;
       if (item.profile.bindsIdentityKey && device !== null && device.identityKeyFingerprint !== fp) {
-        if (!boundNow.has(device.id)) bindings.push(item);
+        if (!boundNow.has(device.id)) bindings.push({ by: item.by, deviceId: device.id, fingerprint: fp });
         boundNow.set(device.id, fp);
         push(identities, fp, device.id);
       }
     }
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK)
-      await tx
-        .insertInto('certificates')
-        .values(rows.slice(i, i + INSERT_CHUNK))
-        .execute();
-    for (const item of bindings) {
-      await this.#ctx.registry.updateDevice(
-        tx,
-        item.by,
-        item.device!.id,
-        { identityKeyFingerprint: item.row.spki_sha256 },
-        'device.identity_bound',
-      );
-    }
-    await this.#ctx.audit.appendMany(
-      tx,
-      group.filter((_, i) => outcomes[i]!.kind === 'stored').map((w) => w.item.event),
-    );
+    await insertCertificates(tx, this.#ctx.store.dialect, rows);
+    await this.#ctx.registry.bindIdentityKeys(tx, bindings);
+    await this.#ctx.audit.appendMany(tx, events);
     return outcomes;
   }
 }
-
-/** Rows per INSERT statement (16 columns each, well under every placeholder limit). */
-const INSERT_CHUNK = 100;
 
 function push<T>(map: Map<string, T[]>, key: string, value: T): void {
   const list = map.get(key);

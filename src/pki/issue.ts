@@ -9,7 +9,7 @@ import type { CertificatesTable } from '../store/tables/foundation.ts';
 import { buildCertificate, certificateSubject, NO_EXPIRY } from './cert-builder.ts';
 import { caChain, findCaByRole, getCa, toCertificate } from './ca-store.ts';
 import { caCertUrl, crlUrl, memo, ocspUrl, type PkiContext } from './context.ts';
-import { caSigner } from './crl.ts';
+import { issuanceSigner } from './issuance-signer.ts';
 import { checkCsr, type CheckedCsr } from './csr.ts';
 import { CertificateCommitter, cloneAlarm, keyInUse } from './issue-commit.ts';
 import {
@@ -247,7 +247,7 @@ export async function issueForKey(
   const subjectAttrs = fillSubject(profile, subject.values);
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
   const der = await buildCertificate({
-    signer: await caSigner(ctx, ca),
+    signer: await issuanceSigner(ctx, ca),
     issuer: certificateSubject(ca.certificate),
     subject: encodeName(subjectAttrs),
     spki,
@@ -280,6 +280,7 @@ export async function issueForKey(
     row,
     device: subject.device,
     profile,
+    caKeyId: ca.keyId ?? '',
     event: {
       ...by,
       action: 'cert.issued',
@@ -296,6 +297,11 @@ export async function issueForKey(
       },
     },
   });
+  if (outcome.kind === 'ca-offline') {
+    // Rare: forget every memoised CA record and signer, so the next request sees the CA as it is now.
+    ctx.memo.clear();
+    throw new ConflictError('ERR_CA_OFFLINE', `CA ${ca.name} was taken offline`);
+  }
   if (outcome.kind === 'identity-mismatch')
     throw new ConflictError(
       'ERR_CSR_IDENTITY_KEY_MISMATCH',

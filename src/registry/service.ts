@@ -6,6 +6,7 @@ import { isUniqueViolation } from '../store/constraint.ts';
 import type { Executor, Store } from '../store/database.ts';
 import type { DevicesTable } from '../store/tables/foundation.ts';
 import type { Device, DeviceModel, DeviceState, Tenant, TenantKind } from './types.ts';
+import { bindIdentityKeys, type IdentityBinding } from './identity-binding.ts';
 
 const SERIAL_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
@@ -269,6 +270,19 @@ export class RegistryService {
       details: { serial: before.serial, from: before.state, ...change },
     });
     return this.getDevice(id, undefined, tx);
+  }
+
+  /**
+   * Binds the identity keys of several devices inside the caller's transaction, each audited as
+   * `device.identity_bound` (as updateDevice does), in a few statements for the whole list.
+   * Throws ERR_DEVICE_NOT_FOUND.
+   */
+  async bindIdentityKeys(tx: Executor, bindings: readonly IdentityBinding[]): Promise<void> {
+    await bindIdentityKeys(
+      tx,
+      { audit: this.#audit, dialect: this.#store.dialect, now: this.#now() },
+      bindings,
+    );
   }
 
   #now(): string {
