@@ -10,7 +10,8 @@ import { buildCertificate, certificateSubject, NO_EXPIRY } from './cert-builder.
 import { caChain, findCaByRole, getCa, toCertificate } from './ca-store.ts';
 import { caCertUrl, crlUrl, memo, ocspUrl, type PkiContext } from './context.ts';
 import { issuanceSigner } from './issuance-signer.ts';
-import { checkCsr, type CheckedCsr } from './csr.ts';
+import type { CheckedCsr } from './csr.ts';
+import { checkCsrConcurrent } from './csr-pool.ts';
 import { CertificateCommitter, cloneAlarm, keyInUse } from './issue-commit.ts';
 import {
   aiaExt,
@@ -76,7 +77,7 @@ export async function issueFromCsr(
 ): Promise<IssuedCertificate> {
   const profile = getProfile(req.profile);
   const ca = await issuingCa(ctx, req.tenantId, profile, req.caId);
-  const csr = await checkCsr(req.csr, ctx.keyPolicy);
+  const csr = await checkCsrConcurrent(req.csr, ctx.keyPolicy);
   checkExtensions(profile, csr);
   const subject = await resolveSubject(ctx, req, profile, csr);
   return issueForKey(ctx, by, { ca, profile, spki: csr.spki, subject, req });
