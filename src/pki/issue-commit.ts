@@ -46,6 +46,9 @@ interface Waiting {
   readonly reject: (e: unknown) => void;
 }
 
+/** Event-loop turns a group waits at most for announced certificates (each turn runs due I/O callbacks). */
+const GATHER_TURNS = 3;
+
 /** Most certificates per shared transaction (bounds the time one commit holds the write lock). */
 const MAX_GROUP = 256;
 
@@ -54,9 +57,26 @@ export class CertificateCommitter {
   readonly #ctx: PkiContext;
   #queue: Waiting[] = [];
   #running = false;
+  /** Certificates being signed now, whose commit is about to be asked for. */
+  #announced = 0;
 
   constructor(ctx: PkiContext) {
     this.#ctx = ctx;
+  }
+
+  /**
+   * Announces a certificate about to be signed: a group starting meanwhile waits a few event-loop turns for
+   * it (signatures take tens of microseconds on the thread pool), so concurrent issuances share a commit
+   * instead of each paying its own. Call the returned function once, when the certificate was queued with
+   * commit() or abandoned.
+   */
+  announce(): () => void {
+    this.#announced += 1;
+    let done = false;
+    return () => {
+      if (!done) this.#announced -= 1;
+      done = true;
+    };
   }
 
   /** Stores one certificate with the others waiting; resolves once it is committed (or refused). */
@@ -71,6 +91,8 @@ export class CertificateCommitter {
     this.#running = true;
     try {
       while (this.#queue.length > 0) {
+        for (let turn = 0; turn < GATHER_TURNS && this.#announced > 0; turn++)
+          await new Promise((resolve) => setImmediate(resolve));
         const group = this.#queue.splice(0, MAX_GROUP);
         let outcomes: CommitOutcome[];
         try {

@@ -247,16 +247,23 @@ export async function issueForKey(
   const serial = randomSerial(ctx.random);
   const subjectAttrs = fillSubject(profile, subject.values);
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
-  const der = await buildCertificate({
-    signer: await issuanceSigner(ctx, ca),
-    issuer: certificateSubject(ca.certificate),
-    subject: encodeName(subjectAttrs),
-    spki,
-    serial,
-    notBefore,
-    notAfter,
-    extensions,
-  });
+  const committer = committerOf(ctx);
+  const queued = committer.announce();
+  let der: Uint8Array;
+  try {
+    der = await buildCertificate({
+      signer: await issuanceSigner(ctx, ca),
+      issuer: certificateSubject(ca.certificate),
+      subject: encodeName(subjectAttrs),
+      spki,
+      serial,
+      notBefore,
+      notAfter,
+      extensions,
+    });
+  } finally {
+    queued(); // just before commit() queues it, or abandoned
+  }
   // Known values, so the new certificate is not parsed back.
   const row: CertificatesTable = {
     id: newId('crt'),
@@ -276,7 +283,7 @@ export async function issueForKey(
     revocation_reason: null,
     created_at: now.toISOString(),
   };
-  const outcome = await committerOf(ctx).commit({
+  const outcome = await committer.commit({
     by,
     row,
     device: subject.device,
