@@ -114,7 +114,7 @@ export class CertificateCommitter {
    * The group's writes: one check that each CA is still active with the key that signed (signing handles
    * are kept in memory, see issuance-signer.ts), two lookups for every key in the group, then the
    * decisions in memory (so a key certified earlier in the same group counts too), one multi-row insert,
-   * the identity bindings in one registry call, and one batched audit append.
+   * then the identity bindings and all the group's audit entries in one registry call (one batched append).
    */
   async #write(tx: Tx, group: readonly Waiting[]): Promise<CommitOutcome[]> {
     const caIds = [...new Set(group.map((w) => w.item.row.ca_id ?? ''))];
@@ -165,8 +165,8 @@ export class CertificateCommitter {
       }
     }
     await insertCertificates(tx, this.#ctx.store.dialect, rows);
-    await this.#ctx.registry.bindIdentityKeys(tx, bindings);
-    await this.#ctx.audit.appendMany(tx, events);
+    // The registry appends its binding entries and these `cert.issued` entries in one batch.
+    await this.#ctx.registry.bindIdentityKeys(tx, bindings, events);
     return outcomes;
   }
 }

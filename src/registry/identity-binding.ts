@@ -3,7 +3,8 @@
  * IDevID of a group in the same transaction; one `updateDevice` per device cost six statements and an
  * audit append each, which the issuance profile showed as a large share of the main thread. Here a group
  * costs one read, one UPDATE per 100 devices and one batched audit append, with the same audit entries
- * (`device.identity_bound`, the same details) that `updateDevice` writes.
+ * (`device.identity_bound`, the same details) that `updateDevice` writes; the caller may hand over its own
+ * entries for the same change so that one append serves both.
  */
 import { CompiledQuery } from 'kysely';
 import type { AuditEvent, AuditLog } from '../audit/types.ts';
@@ -23,15 +24,20 @@ const CHUNK = 100;
 
 /**
  * Sets `identity_key_fingerprint` of each device inside the caller's transaction and audits each binding
- * as `device.identity_bound`, in the order given. A device named twice ends with its last fingerprint.
+ * as `device.identity_bound`, in the order given, followed by `alsoAppend` (the caller's own entries for
+ * the same change) in the same batched append. A device named twice ends with its last fingerprint.
  * Throws ERR_DEVICE_NOT_FOUND (the caller's transaction then rolls back: nothing is bound).
  */
 export async function bindIdentityKeys(
   tx: Executor,
   deps: { readonly audit: AuditLog; readonly dialect: DialectName; readonly now: string },
   bindings: readonly IdentityBinding[],
+  alsoAppend: readonly AuditEvent[] = [],
 ): Promise<void> {
-  if (bindings.length === 0) return;
+  if (bindings.length === 0) {
+    await deps.audit.appendMany(tx, alsoAppend);
+    return;
+  }
   const ids = [...new Set(bindings.map((b) => b.deviceId))];
   const before = new Map<string, { serial: string; state: string; tenantId: string }>();
   for (let i = 0; i < ids.length; i += CHUNK) {
@@ -64,7 +70,7 @@ export async function bindIdentityKeys(
       details: { serial: d.serial, from: d.state, identityKeyFingerprint: b.fingerprint },
     };
   });
-  await deps.audit.appendMany(tx, events);
+  await deps.audit.appendMany(tx, [...events, ...alsoAppend]);
 }
 
 const sqlCache = new Map<string, string>();

@@ -1,4 +1,4 @@
-import type { AuditLog } from '../audit/types.ts';
+import type { AuditEvent, AuditLog } from '../audit/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
@@ -274,15 +274,17 @@ export class RegistryService {
 
   /**
    * Binds the identity keys of several devices inside the caller's transaction, each audited as
-   * `device.identity_bound` (as updateDevice does), in a few statements for the whole list.
+   * `device.identity_bound` (as updateDevice does), in a few statements for the whole list; `alsoAppend`
+   * (the caller's entries for the same change) goes into the same batched audit append after them.
    * Throws ERR_DEVICE_NOT_FOUND.
    */
-  async bindIdentityKeys(tx: Executor, bindings: readonly IdentityBinding[]): Promise<void> {
-    await bindIdentityKeys(
-      tx,
-      { audit: this.#audit, dialect: this.#store.dialect, now: this.#now() },
-      bindings,
-    );
+  async bindIdentityKeys(
+    tx: Executor,
+    bindings: readonly IdentityBinding[],
+    alsoAppend: readonly AuditEvent[] = [],
+  ): Promise<void> {
+    const deps = { audit: this.#audit, dialect: this.#store.dialect, now: this.#now() };
+    await bindIdentityKeys(tx, deps, bindings, alsoAppend);
   }
 
   #now(): string {
