@@ -93,10 +93,17 @@ describe('issuance group commit: batched identity binding, per-item refusals, CA
     );
     assert.equal((await f.core.registry.getDevice(sn.id)).identityKeyFingerprint, null);
     assert.equal(await count(f.core, 'audit_entries'), auditBefore);
+    const extra = { actor: 'test', action: 'test.extra', subject: sn.id, tenantId: f.tenantId };
     await f.core.store.transaction((tx) =>
-      f.core.registry.bindIdentityKeys(tx, [{ by: f.by, deviceId: sn.id, fingerprint: 'cc'.repeat(32) }]),
+      f.core.registry.bindIdentityKeys(
+        tx,
+        [{ by: f.by, deviceId: sn.id, fingerprint: 'cc'.repeat(32) }],
+        [extra],
+      ),
     );
     assert.equal((await f.core.registry.getDevice(sn.id)).identityKeyFingerprint, 'cc'.repeat(32));
-    assert.equal(await count(f.core, 'audit_entries'), auditBefore + 1);
+    assert.equal(await count(f.core, 'audit_entries'), auditBefore + 2);
+    const tail = (await allEntries(f.core.store.db)).slice(-2).map((e) => e.action);
+    assert.deepEqual(tail, ['device.identity_bound', 'test.extra']);
   });
 });
