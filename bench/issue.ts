@@ -450,9 +450,9 @@ async function main(): Promise<void> {
   );
   lines.push('');
   lines.push(
-    '| OCSP path | clients | responses | responses/s | p50 ms | p99 ms | CPU µs/response (Imprint process) |',
+    '| OCSP path | clients | responses | responses/s | p50 ms | p99 ms | CPU µs/response (Imprint process) | of which main thread |',
   );
-  lines.push('| --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of ocsp)
     lines.push(
       `| ${r.name} | ${r.clients} | ${r.n} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.cpuUs.toFixed(1)} | ${r.mainUs.toFixed(1)} |`,
