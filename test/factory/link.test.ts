@@ -24,6 +24,20 @@ test('COBS round-trips any bytes and never emits 0x00', () => {
   );
 });
 
+test('COBS at block boundaries: runs of 253–255 and 508–510 non-zero bytes, with and without zeros', () => {
+  for (const len of [0, 1, 253, 254, 255, 508, 509, 510, 4096]) {
+    for (const tail of [[], [0], [0, 0], [5, 0, 5]]) {
+      const data = Uint8Array.from([...new Uint8Array(len).fill(7), ...tail]);
+      const enc = cobsEncode(data);
+      assert.ok(!enc.includes(0));
+      assert.ok(enc.length <= data.length + Math.ceil(data.length / 254) + 1);
+      assert.deepEqual(cobsDecode(enc), data, `${len} + ${tail.join(',')}`);
+    }
+  }
+  assert.equal(cobsDecode(Uint8Array.of(3, 1, 0)), undefined, 'a zero inside a block');
+  assert.equal(cobsDecode(Uint8Array.of(5, 1)), undefined, 'a block past the end');
+});
+
 test('frames: CRC, version and COBS faults are detected, good frames survive fragmentation', () => {
   const f = encodeFrame({ kind: FRAME_KIND.request, seq: 7, payload: new Uint8Array([0, 1, 0, 2]) });
   const dec = new FrameDecoder();
