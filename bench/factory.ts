@@ -4,7 +4,8 @@
  * Run: npx tsx bench/factory.ts [--quick] [--write] [--tcp-only] [--parallel N] [--devices N] [--separate]
  * (--write appends the results to docs/benchmarks.md; --parallel/--devices run one TCP row of that size;
  * --separate runs the simulated devices in a child process, as real devices bring their own CPUs, so
- * the CPU column is the station + server alone).
+ * the CPU column is the station + server alone, the next column the child's; --profile-devices writes the
+ * child's CPU profile to bench/out/).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -34,6 +35,8 @@ function numArg(name: string): number | undefined {
 const onlyParallel = numArg('--parallel');
 const onlyDevices = numArg('--devices');
 const separate = process.argv.includes('--separate');
+// --profile-devices: the device child writes a CPU profile to bench/out/ (node --cpu-prof).
+const profileDevices = process.argv.includes('--profile-devices');
 const serveOnly = numArg('--serve-devices');
 const FIRMWARE = 8 * 1024;
 const BAUD = 115200;
@@ -67,7 +70,16 @@ async function tcp(parallel: number, devices: number): Promise<TcpRow> {
   if (separate) {
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', process.argv[1]!, '--serve-devices', String(devices), '--model', fx.modelName],
+      [
+        ...(profileDevices ? ['--cpu-prof', '--cpu-prof-dir', 'bench/out'] : []),
+        '--import',
+        'tsx',
+        process.argv[1]!,
+        '--serve-devices',
+        String(devices),
+        '--model',
+        fx.modelName,
+      ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
     lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { ImprintError, InternalError } from '../core/errors.ts';
-import { bytesEqual, toHex } from '../core/encoding.ts';
+import { bytesEqual, fromHex, toHex } from '../core/encoding.ts';
 import type { Fuses } from '../device/types.ts';
 import type { LinkCall, LinkClient } from './link/client.ts';
 import { LinkError } from './link/errors.ts';
 import { isRecord } from './link/messages.ts';
+import { digestOf } from './runs.ts';
 import type { FactoryApi, FirmwareBundle, Readback } from './types.ts';
 
 /** Outcome of one device at the station. */
@@ -237,7 +238,7 @@ async function firmwareFor(api: FactoryApi, o: StationOptions): Promise<Firmware
 
 /** The calls that burn the root of trust and write the firmware in chunks, ending with its commit. */
 function firmwareCalls(fw: FirmwareBundle, chunk: number): LinkCall[] {
-  const sha256 = new Uint8Array(createHash('sha256').update(fw.image).digest());
+  const sha256 = fromHex(digestOf(fw.image));
   const out: LinkCall[] = [
     { method: 'rotpk.burn', params: { publicKey: fw.signerPublicKey }, step: 'firmware' },
     { method: 'firmware.begin', params: { size: fw.image.length, sha256 }, step: 'firmware' },
