@@ -4,7 +4,8 @@
  * Run: npx tsx bench/factory.ts [--quick] [--write] [--tcp-only] [--parallel N] [--devices N] [--separate]
  * (--write appends the results to docs/benchmarks.md; --parallel/--devices run one TCP row of that size;
  * --separate runs the simulated devices in a child process, as real devices bring their own CPUs, so
- * the CPU column is the station + server alone).
+ * the CPU column is the station + server alone, the next column the child's; --profile-devices writes the
+ * child's CPU profile to bench/out/).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -34,6 +35,8 @@ function numArg(name: string): number | undefined {
 const onlyParallel = numArg('--parallel');
 const onlyDevices = numArg('--devices');
 const separate = process.argv.includes('--separate');
+// --profile-devices: the device child writes a CPU profile to bench/out/ (node --cpu-prof).
+const profileDevices = process.argv.includes('--profile-devices');
 const serveOnly = numArg('--serve-devices');
 const FIRMWARE = 8 * 1024;
 const BAUD = 115200;
@@ -45,29 +48,50 @@ interface TcpRow {
   seconds: number;
   rate: number;
   cpuMsPerDevice: number;
+  /** CPU of the child serving the simulated devices (separate mode only). */
+  deviceCpuMsPerDevice?: number;
+}
+
+/** Asks the device child for its CPU time so far (µs, user + system). */
+async function childCpu(child: ChildProcess, lines: AsyncIterator<string>): Promise<number> {
+  child.stdin!.write('cpu\n');
+  const r = await lines.next();
+  const m = /^cpu (\d+)$/.exec(String(r.value));
+  if (m === null) throw new Error(`the device child answered ${String(r.value)}`);
+  return Number(m[1]);
 }
 
 async function tcp(parallel: number, devices: number): Promise<TcpRow> {
   const fx = await factoryFixture({ quantity: devices, firmwareSize: FIRMWARE });
   let child: ChildProcess | undefined;
+  let lines: AsyncIterator<string> | undefined;
   let server: { close(): unknown } | undefined;
   let port: number;
   if (separate) {
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', process.argv[1]!, '--serve-devices', String(devices), '--model', fx.modelName],
+      [
+        ...(profileDevices ? ['--cpu-prof', '--cpu-prof-dir', 'bench/out'] : []),
+        '--import',
+        'tsx',
+        process.argv[1]!,
+        '--serve-devices',
+        String(devices),
+        '--model',
+        fx.modelName,
+      ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    const first = await new Promise<string>((resolve) =>
-      createInterface({ input: child!.stdout! }).once('line', resolve),
-    );
-    port = Number(/^port (\d+)$/.exec(first)?.[1]);
+    lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const first = await lines.next();
+    port = Number(/^port (\d+)$/.exec(String(first.value))?.[1]);
   } else {
     const line = Array.from({ length: devices }, () =>
       SimulatedDevice.create(undefined, { model: fx.modelName, durable: false }),
     );
     ({ server, port } = await serveLine(line));
   }
+  const childBefore = child === undefined ? 0 : await childCpu(child, lines!);
   const cpu = process.cpuUsage();
   const s = await runLine({
     api: fx.api,
@@ -77,6 +101,7 @@ async function tcp(parallel: number, devices: number): Promise<TcpRow> {
     connect: () => connectTcp('127.0.0.1', port),
   });
   const c = process.cpuUsage(cpu);
+  const childUs = child === undefined ? undefined : (await childCpu(child, lines!)) - childBefore;
   server?.close();
   child?.stdin?.end();
   await fx.core.close();
@@ -89,6 +114,7 @@ async function tcp(parallel: number, devices: number): Promise<TcpRow> {
     seconds: s.seconds,
     rate: devices / s.seconds,
     cpuMsPerDevice: (c.user + c.system) / 1000 / devices,
+    ...(childUs === undefined ? {} : { deviceCpuMsPerDevice: childUs / 1000 / devices }),
   };
 }
 
@@ -136,7 +162,12 @@ async function serveDevices(n: number): Promise<void> {
   const line = Array.from({ length: n }, () => SimulatedDevice.create(undefined, { model, durable: false }));
   const { port } = await serveLine(line);
   process.stdout.write(`port ${port}\n`);
-  process.stdin.resume();
+  // The parent asks for this process's CPU time before and after its run ("cpu" lines).
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    if (l !== 'cpu') return;
+    const u = process.cpuUsage();
+    process.stdout.write(`cpu ${u.user + u.system}\n`);
+  });
   process.stdin.once('end', () => process.exit(0));
 }
 
@@ -160,11 +191,11 @@ async function main(): Promise<void> {
     `(the machine is shared; CPU ms/device is the station+server+simulated-devices cost in this one process).`,
     `SQLite store, software CA keys, ${FIRMWARE / 1024} KiB firmware per device, simulated devices in the same process.`,
     '',
-    '| line | devices | parallel | seconds | devices/s | CPU ms/device |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| line | devices | parallel | seconds | devices/s | CPU ms/device | device child CPU ms/device |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| TCP (${r.mode}) | ${r.devices} | ${r.parallel} | ${r.seconds.toFixed(2)} | ${r.rate.toFixed(1)} | ${r.cpuMsPerDevice.toFixed(1)} |`,
+        `| TCP (${r.mode}) | ${r.devices} | ${r.parallel} | ${r.seconds.toFixed(2)} | ${r.rate.toFixed(1)} | ${r.cpuMsPerDevice.toFixed(1)} | ${r.deviceCpuMsPerDevice?.toFixed(1) ?? '–'} |`,
     ),
     '',
     ...(u === undefined

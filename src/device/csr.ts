@@ -1,33 +1,31 @@
-import 'reflect-metadata';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
-import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
-import { buildName } from '../pki/asn1.ts';
+import { derSeq, derTlv } from './der.ts';
 import type { SecureElement } from './secure-element.ts';
 
-const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+// AlgorithmIdentifier { ecdsa-with-SHA256 } (no parameters, RFC 5758).
+const ECDSA_WITH_SHA256 = Uint8Array.from([
+  0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+]);
+// INTEGER 0 (version) and the empty [0] attributes of CertificationRequestInfo.
+const VERSION_0 = Uint8Array.of(0x02, 0x01, 0x00);
+const NO_ATTRIBUTES = Uint8Array.of(0xa0, 0x00);
+// id-at-commonName (UTF8String) and id-at-serialNumber (PrintableString, X.520).
+const CN = Uint8Array.of(0x06, 0x03, 0x55, 0x04, 0x03);
+const SERIAL_NUMBER = Uint8Array.of(0x06, 0x03, 0x55, 0x04, 0x05);
 
 /**
  * A PKCS#10 CSR for the identity key, signed inside the secure element (the key never leaves it).
- * Subject: CN = serialNumber = the device serial. Throws ERR_SE_NO_IDENTITY_KEY.
+ * Subject: CN = serialNumber = the device serial. Encoded directly in DER (as a device's firmware
+ * would); the bytes are those the schema library wrote before. Throws ERR_SE_NO_IDENTITY_KEY.
  */
 export async function buildIdentityCsr(se: SecureElement, serial: string): Promise<Uint8Array> {
   const spki = await se.identityPublicKey();
   if (spki === undefined) await se.sign(new Uint8Array(0)); // raises ERR_SE_NO_IDENTITY_KEY
-  const info = new CertificationRequestInfo({
-    version: 0,
-    subject: buildName([
-      ['CN', serial],
-      ['serialNumber', serial],
-    ]),
-    subjectPKInfo: AsnConvert.parse(spki!, SubjectPublicKeyInfo),
-  });
-  const tbs = new Uint8Array(AsnConvert.serialize(info));
-  const sig = await se.sign(tbs);
-  const req = new CertificationRequest({
-    certificationRequestInfo: info,
-    signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }),
-    signature: sig.slice().buffer,
-  });
-  return new Uint8Array(AsnConvert.serialize(req));
+  const value = new TextEncoder().encode(serial);
+  const subject = derSeq(
+    derTlv(0x31, derSeq(CN, derTlv(0x0c, value))),
+    derTlv(0x31, derSeq(SERIAL_NUMBER, derTlv(0x13, value))),
+  );
+  const info = derSeq(VERSION_0, subject, spki!, NO_ATTRIBUTES);
+  const sig = await se.sign(info);
+  return derSeq(info, ECDSA_WITH_SHA256, derTlv(0x03, Uint8Array.of(0), sig));
 }

@@ -130,8 +130,27 @@ export function openWith(
   info: Uint8Array,
   aad: Uint8Array,
 ): Promise<Uint8Array> {
+  let skR: KeyObject;
   try {
-    const skR = privateFromRaw(privateRaw);
+    skR = privateFromRaw(privateRaw);
+  } catch (cause) {
+    return Promise.reject(openFailed(cause));
+  }
+  return openWithKey(skR, sealed, info, aad);
+}
+
+/**
+ * Opens a sealed message with an X25519 private KeyObject (an element that keeps its key loaded, as
+ * a chip does, instead of importing the raw bytes per message). Throws ERR_SE_OPEN_FAILED.
+ */
+export function openWithKey(
+  skR: KeyObject,
+  sealed: SealedMessage,
+  info: Uint8Array,
+  aad: Uint8Array,
+): Promise<Uint8Array> {
+  try {
+    if (skR.asymmetricKeyType !== 'x25519') throw new Error('not an X25519 key');
     const pkRm = rawPublic(createPublicKey(skR));
     const dh = new Uint8Array(diffieHellman({ privateKey: skR, publicKey: publicFromRaw(sealed.enc) }));
     return Promise.resolve(decrypt(X25519, dh, pkRm, sealed, info, aad));
@@ -184,12 +203,28 @@ function openFailed(cause: unknown): ImprintError {
 
 /** A fresh X25519 key pair as raw bytes (private, public). */
 export function generateTransportKey(): Promise<{ privateKey: Uint8Array; publicKey: Uint8Array }> {
+  const { privateKey, publicKey } = generateTransportKeyObject();
+  return Promise.resolve({ privateKey, publicKey });
+}
+
+/** A fresh X25519 key pair: raw private and public bytes, and the private KeyObject for openWithKey. */
+export function generateTransportKeyObject(): {
+  key: KeyObject;
+  privateKey: Uint8Array;
+  publicKey: Uint8Array;
+} {
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
   const d = privateKey.export({ format: 'jwk' }).d ?? '';
-  return Promise.resolve({
+  return {
+    key: privateKey,
     privateKey: new Uint8Array(Buffer.from(d, 'base64url')),
     publicKey: rawPublic(publicKey),
-  });
+  };
+}
+
+/** The X25519 private KeyObject of raw key bytes. Throws Error for a key that is not 32 bytes. */
+export function transportPrivateKey(raw: Uint8Array): KeyObject {
+  return privateFromRaw(raw);
 }
 
 function sharedSecret(k: Kem, dh: Uint8Array, kemContext: Uint8Array): Uint8Array {

@@ -1,17 +1,11 @@
-import {
-  X509Certificate,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  sign as nodeSign,
-  type KeyObject,
-} from 'node:crypto';
+import { createPublicKey, diffieHellman, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { decodeCbor } from '../factory/link/cbor-decode.ts';
 import { bytesEqual, toPem } from '../core/encoding.ts';
 import { ImprintError } from '../core/errors.ts';
-import { generateTransportKey, openWith } from './hpke.ts';
+import { certificateSpki } from './der.ts';
+import { generateTransportKeyObject, openWithKey, transportPrivateKey } from './hpke.ts';
+import { generateP256, p256PrivateKey } from './p256.ts';
 import type { SealedMessage, SecureElement } from './secure-element.ts';
 
 /** What the software element keeps in its non-volatile memory (the device state file). */
@@ -52,7 +46,11 @@ const noIdentityKey = () =>
 export class SoftwareSecureElement implements SecureElement {
   readonly kind = 'software' as const;
   readonly #storage: SeStorage;
+  // The keys as loaded KeyObjects, tied to the stored bytes they came from (a chip keeps its keys
+  // loaded; importing DER costs ~0.4 ms per use). A record replaced under the element (another key
+  // stored) no longer matches and is imported afresh.
   #keyCache: { der: Uint8Array; key: KeyObject } | undefined;
+  #transportCache: { raw: Uint8Array; key: KeyObject } | undefined;
 
   constructor(storage: SeStorage) {
     this.#storage = storage;
@@ -60,10 +58,11 @@ export class SoftwareSecureElement implements SecureElement {
 
   /** See SecureElement.generateIdentityKey. */
   async generateIdentityKey(): Promise<Uint8Array> {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { key, pkcs8, spki } = generateP256();
     const rec = this.#storage.load();
-    rec.identityPkcs8 = new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }));
-    rec.identitySpki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
+    rec.identityPkcs8 = pkcs8;
+    rec.identitySpki = spki;
+    this.#keyCache = { der: pkcs8, key };
     // A certificate for the old key certifies nothing the element holds any more.
     delete rec.identityChain;
     await this.#storage.save(rec);
@@ -76,7 +75,7 @@ export class SoftwareSecureElement implements SecureElement {
     if (rec.identitySpki !== undefined) return Promise.resolve(rec.identitySpki);
     const der = rec.identityPkcs8;
     if (der === undefined) return Promise.resolve(undefined);
-    const pub = createPublicKey(createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }));
+    const pub = createPublicKey(p256PrivateKey(der));
     return Promise.resolve(new Uint8Array(pub.export({ format: 'der', type: 'spki' })));
   }
 
@@ -93,12 +92,20 @@ export class SoftwareSecureElement implements SecureElement {
   #identityKey(): KeyObject {
     const der = this.#storage.load().identityPkcs8;
     if (der === undefined) throw noIdentityKey();
-    if (this.#keyCache?.der !== der)
-      this.#keyCache = {
-        der,
-        key: createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }),
-      };
+    if (this.#keyCache?.der !== der) this.#keyCache = { der, key: p256PrivateKey(der) };
     return this.#keyCache.key;
+  }
+
+  /** The transport key as a KeyObject, loaded once per stored key. Throws ERR_SE_OPEN_FAILED. */
+  #transportKey(raw: Uint8Array): KeyObject {
+    if (this.#transportCache?.raw !== raw) {
+      try {
+        this.#transportCache = { raw, key: transportPrivateKey(raw) };
+      } catch (cause) {
+        throw new ImprintError('ERR_SE_OPEN_FAILED', 400, 'the transport key is unreadable', { cause });
+      }
+    }
+    return this.#transportCache.key;
   }
 
   /** See SecureElement.storeIdentityChain. Throws ERR_SE_NO_IDENTITY_KEY, ERR_SE_CERT_KEY_MISMATCH. */
@@ -108,13 +115,10 @@ export class SoftwareSecureElement implements SecureElement {
     const leaf = chain[0];
     let certified: Uint8Array | undefined;
     try {
-      chain.forEach((c) => new X509Certificate(Buffer.from(c)));
-      certified =
-        leaf === undefined
-          ? undefined
-          : new Uint8Array(
-              new X509Certificate(Buffer.from(leaf)).publicKey.export({ format: 'der', type: 'spki' }),
-            );
+      // As a chip does: every element must be a certificate in shape, and the leaf's SPKI must be the
+      // key's own (a DER walk; validating the chain is the verifier's job when the device presents it).
+      chain.forEach((c) => certificateSpki(c));
+      certified = leaf === undefined ? undefined : certificateSpki(leaf);
     } catch {
       certified = undefined;
     }
@@ -169,9 +173,10 @@ export class SoftwareSecureElement implements SecureElement {
   async transportPublicKey(): Promise<Uint8Array> {
     const rec = this.#storage.load();
     if (rec.transportPublic !== undefined) return rec.transportPublic;
-    const kp = await generateTransportKey();
+    const kp = generateTransportKeyObject();
     rec.transportPrivate = kp.privateKey;
     rec.transportPublic = kp.publicKey;
+    this.#transportCache = { raw: kp.privateKey, key: kp.key };
     await this.#storage.save(rec);
     return kp.publicKey;
   }
@@ -182,7 +187,7 @@ export class SoftwareSecureElement implements SecureElement {
     if (rec.transportPrivate === undefined) {
       throw new ImprintError('ERR_SE_OPEN_FAILED', 400, 'no transport key to open sealed secrets with');
     }
-    const pt = await openWith(rec.transportPrivate, sealed, info, aad);
+    const pt = await openWithKey(this.#transportKey(rec.transportPrivate), sealed, info, aad);
     const map: unknown = decodeCbor(pt);
     pt.fill(0);
     if (map === null || typeof map !== 'object' || map instanceof Uint8Array) {

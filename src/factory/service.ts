@@ -79,13 +79,20 @@ export class FactoryService {
    * Throws every code of begin, issue and seal.
    */
   async start(st: StationCaller, r: StartRequest): Promise<StartResult> {
-    const b = await this.#refusing(st, r, 'begin', () => this.#group.run((tx) => this.#begin(st, r, tx)));
+    // The request's own checks need no database; they run first so that a device first seen here
+    // can take its quota unit in begin's transaction (one commit fewer). A refused request still
+    // begins (as before: the device is registered, the refusal audited at its step).
+    const checked = this.#startChecks(r);
+    const b = await this.#refusing(st, r, 'begin', () =>
+      this.#group.run((tx) => this.#begin(st, r, tx, checked.ok)),
+    );
     if (b.state === 'completed') return { deviceId: b.deviceId, state: 'completed' };
+    if (!checked.ok) return this.#refusing(st, r, checked.step, () => Promise.reject(checked.error));
     const { batch, run, model } = b;
-    const spki = await this.#refusing(st, r, 'issue', async () => this.#csrKey(r));
-    await this.#refusing(st, r, 'seal', async () => verifyTransportKey(r, importable(spki)));
+    const spki = checked.spki;
     return this.#refusing(st, r, 'issue', async () => {
-      const p = await this.#identity(st, r, spki, batch, run, model);
+      if (b.quotaRefused) throw quotaExceeded(batch);
+      const p = await this.#identity(st, r, spki, batch, run, model, b.fresh);
       const s = await sealSecrets(this.#d.random, r);
       await this.#group.run(async (tx) => {
         await tx
@@ -99,17 +106,42 @@ export class FactoryService {
     });
   }
 
-  /** begin's checks and writes inside `tx`; returns the run as it now stands, with its batch and model. */
+  /** start's checks of the request alone: the CSR is for the reported key, which signed the transport key. */
+  #startChecks(
+    r: StartRequest,
+  ): { ok: true; spki: Uint8Array } | { ok: false; step: 'issue' | 'seal'; error: Error } {
+    let spki: Uint8Array;
+    try {
+      spki = this.#csrKey(r);
+    } catch (e) {
+      return { ok: false, step: 'issue', error: asError(e) };
+    }
+    try {
+      verifyTransportKey(r, importable(spki));
+    } catch (e) {
+      return { ok: false, step: 'seal', error: asError(e) };
+    }
+    return { ok: true, spki };
+  }
+
+  /**
+   * begin's checks and writes inside `tx`; returns the run as it now stands, with its batch and model.
+   * `takeQuota`: a device registered by this call takes its quota unit here, in the same transaction;
+   * `fresh` says it was, `quotaRefused` that the batch had none left (begin's writes still commit).
+   */
   async #begin(
     st: StationCaller,
     r: BeginRequest,
     tx: Tx,
+    takeQuota = false,
   ): Promise<{
     deviceId: string;
     state: BeginResult['state'];
     batch: Batch;
     model: DeviceModel;
     run: FactoryRunsTable;
+    fresh?: boolean;
+    quotaRefused?: boolean;
   }> {
     const batch = await this.#usableBatch(st, r.batchId, tx);
     const model = await this.#d.registry.getModel(batch.modelId, undefined, tx);
@@ -129,9 +161,18 @@ export class FactoryService {
         batchId: batch.id,
         state: 'provisioning',
       });
-      const run = newRun(d.id, batch.id, st.stationId, r.serial, now);
+      const counted = takeQuota && (await this.#quotaUnit(tx, batch));
+      const run = { ...newRun(d.id, batch.id, st.stationId, r.serial, now), quota_counted: counted ? 1 : 0 };
       await tx.insertInto('factory_runs').values(run).execute();
-      return { deviceId: d.id, state: 'started', batch, model, run };
+      return {
+        deviceId: d.id,
+        state: 'started',
+        batch,
+        model,
+        run,
+        fresh: true,
+        quotaRefused: takeQuota && !counted,
+      };
     }
     let run = await tx
       .selectFrom('factory_runs')
@@ -227,13 +268,15 @@ export class FactoryService {
     batch: Batch,
     run: FactoryRunsTable,
     model: DeviceModel,
+    fresh = false,
   ): Promise<{
     result: IdentityResult;
     columns: Pick<FactoryRunsTable, 'state' | 'certificate_id' | 'spki_sha256' | 'config_sha256'>;
     events: AuditEvent[];
   }> {
     const fp = sha256Hex(spki);
-    // A silicon vendor's part keeps the identity the chip factory gave it: nothing is issued.
+    // A silicon vendor's part keeps the identity the chip factory gave it: nothing is issued. (Looked
+    // up even for a device this start registered: a concurrent run or import may have given it one.)
     const vendor = await vendorIdentity(this.#d.store.db, run.device_id, fp);
     if (vendor !== undefined) await this.#takeQuota(st, batch, run);
     const good =
@@ -249,8 +292,9 @@ export class FactoryService {
     }
     if (identity === undefined) {
       await this.#takeQuota(st, batch, run);
-      const dev = await this.#d.registry.getDevice(run.device_id);
-      if (dev.identityKeyFingerprint !== null && dev.identityKeyFingerprint !== fp) {
+      // A device this start registered has no identity key bound yet (the PKI binds the new one).
+      const dev = fresh ? undefined : await this.#d.registry.getDevice(run.device_id);
+      if (dev !== undefined && dev.identityKeyFingerprint !== null && dev.identityKeyFingerprint !== fp) {
         await this.#d.store.transaction((tx) =>
           this.#d.registry.updateDevice(
             tx,
@@ -453,21 +497,21 @@ export class FactoryService {
     });
   }
 
+  /** Takes one unit of the batch's quantity (atomic conditional update); false when none is left. */
+  async #quotaUnit(tx: Tx, batch: Batch): Promise<boolean> {
+    const res = await tx
+      .updateTable('batches')
+      .set((eb) => ({ issued: eb('issued', '+', 1) }))
+      .where('id', '=', batch.id)
+      .where('issued', '<', batch.quantity)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
   async #takeQuota(st: StationCaller, batch: Batch, run: FactoryRunsTable): Promise<void> {
     if (run.quota_counted === 1) return;
     await this.#group.run(async (tx) => {
-      const res = await tx
-        .updateTable('batches')
-        .set((eb) => ({ issued: eb('issued', '+', 1) }))
-        .where('id', '=', batch.id)
-        .where('issued', '<', batch.quantity)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) {
-        throw new ForbiddenError(
-          'ERR_FACTORY_QUOTA_EXCEEDED',
-          `batch ${batch.id} has issued all ${batch.quantity} identities`,
-        );
-      }
+      if (!(await this.#quotaUnit(tx, batch))) throw quotaExceeded(batch);
       await tx
         .updateTable('factory_runs')
         .set({ quota_counted: 1 })
@@ -616,4 +660,15 @@ export class FactoryService {
   #now(): string {
     return this.#d.clock.now().toISOString();
   }
+}
+
+function quotaExceeded(batch: Batch): ForbiddenError {
+  return new ForbiddenError(
+    'ERR_FACTORY_QUOTA_EXCEEDED',
+    `batch ${batch.id} has issued all ${batch.quantity} identities`,
+  );
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }

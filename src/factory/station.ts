@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { ImprintError, InternalError } from '../core/errors.ts';
-import { bytesEqual, toHex } from '../core/encoding.ts';
+import { bytesEqual, fromHex, toHex } from '../core/encoding.ts';
 import type { Fuses } from '../device/types.ts';
-import type { LinkClient } from './link/client.ts';
+import type { LinkCall, LinkClient } from './link/client.ts';
 import { LinkError } from './link/errors.ts';
 import { isRecord } from './link/messages.ts';
+import { digestOf } from './runs.ts';
 import type { FactoryApi, FirmwareBundle, Readback } from './types.ts';
 
 /** Outcome of one device at the station. */
@@ -50,18 +51,16 @@ export async function provisionDevice(
   // device: start (begin + issue + seal) and complete.
   let undo = true;
   try {
-    at.step = 'identity';
-    const publicKey = bytes(
-      (await link.request('identity.generate', {}, at.step)).publicKey,
-      serial,
-      at.step,
-    );
-    at.step = 'csr';
-    const csr = bytes((await link.request('identity.csr', {}, at.step)).csr, serial, at.step);
-    at.step = 'secrets';
-    const tk = await link.request('transport.key', {}, at.step);
-    const transportPublicKey = bytes(tk.publicKey, serial, at.step);
-    const signature = bytes(tk.signature, serial, at.step);
+    // One link round trip on a v2 device (the calls travel in one frame), three on v1.
+    const [gen, made, tk] = await calls(link, at, [
+      { method: 'identity.generate', params: {}, step: 'identity' },
+      { method: 'identity.csr', params: {}, step: 'csr' },
+      { method: 'transport.key', params: {}, step: 'secrets' },
+    ]);
+    const publicKey = bytes(gen!.publicKey, serial, 'identity');
+    const csr = bytes(made!.csr, serial, 'csr');
+    const transportPublicKey = bytes(tk!.publicKey, serial, 'secrets');
+    const signature = bytes(tk!.signature, serial, 'secrets');
     at.step = 'issue';
     const started = await api
       .start({ batchId: o.batchId, serial, model, publicKey, csr, transportPublicKey, signature })
@@ -83,21 +82,34 @@ export async function provisionDevice(
         'the server answered start without an identity',
       );
     }
-    // The device keeps its IDevID chain with the key, to present it in mutual TLS (SZTP, EST).
-    await link.request(
-      'identity.store',
-      { certificate: identity.certificate, chain: identity.chain },
-      at.step,
-    );
-    at.step = 'secrets';
-    await link.request('secrets.install', { enc: sealed.enc, ciphertext: sealed.ciphertext }, at.step);
-    at.step = 'firmware';
-    await writeFirmware(link, await firmwareFor(api, o), o.chunkSize ?? 4096);
-    at.step = 'config';
-    await link.request('config.write', { config: identity.config }, at.step);
-    at.step = 'fuses';
-    await link.request('fuses.burn', { names: ['secureBoot', 'debugLocked', 'provisioned'] }, at.step);
-    const done = await readbackAndComplete(link, api, o, serial, at);
+    // Everything the device is written, in order; the device stops at the first refusal, as the
+    // station would have. The fuses (irreversible) go in a frame of their own, sent only once the
+    // station holds the device's results for everything before them: a link lost earlier must leave
+    // the device unlocked, as on link v1. The read-back rides with them, after the burn.
+    await calls(link, at, [
+      // The device keeps its IDevID chain with the key, to present it in mutual TLS (SZTP, EST).
+      {
+        method: 'identity.store',
+        params: { certificate: identity.certificate, chain: identity.chain },
+        step: 'issue',
+      },
+      {
+        method: 'secrets.install',
+        params: { enc: sealed.enc, ciphertext: sealed.ciphertext },
+        step: 'secrets',
+      },
+      ...firmwareCalls(await firmwareFor(api, o), o.chunkSize ?? 4096),
+      { method: 'config.write', params: { config: identity.config }, step: 'config' },
+    ]);
+    const [, status] = await calls(link, at, [
+      {
+        method: 'fuses.burn',
+        params: { names: ['secureBoot', 'debugLocked', 'provisioned'] },
+        step: 'fuses',
+      },
+      { method: 'status', params: {}, step: 'readback' },
+    ]);
+    const done = await complete(api, o, serial, at, status!);
     return { ...done, certificate: identity.certificate, chain: identity.chain };
   } catch (e) {
     if (!undo) return rethrow(e, serial, at.step);
@@ -156,7 +168,19 @@ async function readbackAndComplete(
   at: { step: string },
 ): Promise<ProvisionResult> {
   at.step = 'readback';
-  const readback = toReadback(await link.request('status', {}, at.step), serial, at.step);
+  return complete(api, o, serial, at, await link.request('status', {}, at.step));
+}
+
+/** Completes the run on the server with the device's read-back (its `status` reply). */
+async function complete(
+  api: FactoryApi,
+  o: StationOptions,
+  serial: string,
+  at: { step: string },
+  status: Record<string, unknown>,
+): Promise<ProvisionResult> {
+  at.step = 'readback';
+  const readback = toReadback(status, serial, at.step);
   at.step = 'complete';
   const done = await api.complete({ batchId: o.batchId, serial, readback });
   return {
@@ -166,6 +190,21 @@ async function readbackAndComplete(
     fingerprint: done.fingerprint,
     claimCode: done.claimCode,
   };
+}
+
+/** Runs link calls in order; on failure `at.step` names the call that failed (or could not be sent). */
+async function calls(
+  link: LinkClient,
+  at: { step: string },
+  list: readonly LinkCall[],
+): Promise<Record<string, unknown>[]> {
+  at.step = list[0]?.step ?? at.step;
+  try {
+    return await link.batch(list);
+  } catch (e) {
+    if (e instanceof LinkError) at.step = e.step;
+    throw e;
+  }
 }
 
 /** Aborts the device's run on the server (revoking what was issued), then rethrows as a LinkError. */
@@ -197,18 +236,22 @@ async function firmwareFor(api: FactoryApi, o: StationOptions): Promise<Firmware
   return p;
 }
 
-async function writeFirmware(link: LinkClient, fw: FirmwareBundle, chunk: number): Promise<void> {
-  await link.request('rotpk.burn', { publicKey: fw.signerPublicKey }, 'firmware');
-  const sha256 = new Uint8Array(createHash('sha256').update(fw.image).digest());
-  await link.request('firmware.begin', { size: fw.image.length, sha256 }, 'firmware');
+/** The calls that burn the root of trust and write the firmware in chunks, ending with its commit. */
+function firmwareCalls(fw: FirmwareBundle, chunk: number): LinkCall[] {
+  const sha256 = fromHex(digestOf(fw.image));
+  const out: LinkCall[] = [
+    { method: 'rotpk.burn', params: { publicKey: fw.signerPublicKey }, step: 'firmware' },
+    { method: 'firmware.begin', params: { size: fw.image.length, sha256 }, step: 'firmware' },
+  ];
   for (let off = 0; off < fw.image.length; off += chunk) {
-    await link.request(
-      'firmware.chunk',
-      { offset: off, data: fw.image.subarray(off, off + chunk) },
-      'firmware',
-    );
+    out.push({
+      method: 'firmware.chunk',
+      params: { offset: off, data: fw.image.subarray(off, off + chunk) },
+      step: 'firmware',
+    });
   }
-  await link.request('firmware.commit', {}, 'firmware');
+  out.push({ method: 'firmware.commit', params: {}, step: 'firmware' });
+  return out;
 }
 
 function toReadback(s: Record<string, unknown>, serial: string, step: string): Readback {

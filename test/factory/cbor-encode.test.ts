@@ -54,3 +54,21 @@ test('the strict link decoder agrees with cbor2 and refuses what the link never 
     assert.equal(decodeCbor(Uint8Array.from(bad)), undefined, JSON.stringify(bad));
   }
 });
+
+test('a "__proto__" key decodes as data, never as the prototype, and a duplicate of it is refused', () => {
+  const enc = encodeCbor({ ['__proto__']: 1, a: 'ä-non-ascii' });
+  const v = decodeCbor(enc) as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(v), Object.prototype);
+  assert.deepEqual(Object.keys(v), ['__proto__', 'a']);
+  assert.equal(v.a, 'ä-non-ascii');
+  const dup = Uint8Array.from([
+    0xa2,
+    0x69,
+    ...new TextEncoder().encode('__proto__'),
+    0x01,
+    0x69,
+    ...new TextEncoder().encode('__proto__'),
+    0x02,
+  ]);
+  assert.equal(decodeCbor(dup), undefined);
+});

@@ -105,28 +105,55 @@ test('a failure after issuance revokes the identity (cessationOfOperation) and r
   assert.equal((await fx.service.batches.getBatch(fx.batch.id)).issued, 1);
 });
 
-test('a disconnect mid-step names the device and step and leaves nothing provisioned', async (t) => {
+for (const [versions, step] of [
+  [[1], /^config$/],
+  // On link v2 the calls before the fuses travel together, so the failure names the span in flight.
+  [[2, 1], /^(issue|firmware)\.\.config$/],
+] as const) {
+  test(`a disconnect mid-step names the device and step and leaves nothing provisioned (link v${versions[0]})`, async (t) => {
+    const fx = await factoryFixture();
+    t.after(() => fx.core.close());
+    const d = SimulatedDevice.create(undefined, { model: fx.modelName });
+    const [a, b] = duplexPair();
+    const h = new DeviceAgent(d).handle;
+    new LinkServer(
+      b,
+      async (m, p) => {
+        if (m === 'config.write') b.destroy();
+        return h(m, p);
+      },
+      { versions },
+    );
+    await assert.rejects(
+      provisionDevice(new LinkClient(a, { timeoutMs: 500 }), fx.api, { batchId: fx.batch.id }),
+      (e) => {
+        assert.equal((e as LinkError).code, 'ERR_LINK_DISCONNECTED');
+        assert.match((e as LinkError).step, step);
+        assert.match((e as Error).message, new RegExp(d.serial));
+        return true;
+      },
+    );
+    const dev = (await fx.core.registry.findDeviceBySerial(fx.tenantId, d.serial))!;
+    assert.equal(dev.state, 'registered');
+    assert.ok((await certs(fx, dev.id)).every((c) => c.status === 'revoked'));
+    assert.deepEqual(d.fuses(), { secureBoot: false, debugLocked: false, provisioned: false });
+  });
+}
+
+test('a device speaking only link v1 is provisioned one call per frame', async (t) => {
   const fx = await factoryFixture();
   t.after(() => fx.core.close());
   const d = SimulatedDevice.create(undefined, { model: fx.modelName });
   const [a, b] = duplexPair();
+  const seen: string[] = [];
   const h = new DeviceAgent(d).handle;
-  new LinkServer(b, async (m, p) => {
-    if (m === 'config.write') b.destroy();
-    return h(m, p);
-  });
-  await assert.rejects(
-    provisionDevice(new LinkClient(a, { timeoutMs: 500 }), fx.api, { batchId: fx.batch.id }),
-    (e) => {
-      assert.equal((e as LinkError).code, 'ERR_LINK_DISCONNECTED');
-      assert.equal((e as LinkError).step, 'config');
-      assert.match((e as Error).message, new RegExp(d.serial));
-      return true;
-    },
-  );
-  const dev = (await fx.core.registry.findDeviceBySerial(fx.tenantId, d.serial))!;
-  assert.equal(dev.state, 'registered');
-  assert.ok((await certs(fx, dev.id)).every((c) => c.status === 'revoked'));
+  new LinkServer(b, (m, p) => (seen.push(m), h(m, p)), { versions: [1] });
+  const link = new LinkClient(a, { timeoutMs: 500 });
+  const r = await provisionDevice(link, fx.api, { batchId: fx.batch.id });
+  assert.equal(r.outcome, 'provisioned');
+  assert.equal(link.version, 1);
+  assert.ok(!seen.includes('batch'));
+  assert.deepEqual(d.fuses(), { secureBoot: true, debugLocked: true, provisioned: true });
 });
 
 test('the batch quota and time window are enforced by the server', async (t) => {

@@ -19,58 +19,94 @@ const te = new TextEncoder();
 
 /** CBOR bytes of `v`. Throws TypeError on values outside CborValue (non-integers, undefined in arrays). */
 export function encodeCbor(v: CborValue): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  const push = (b: Uint8Array) => {
-    parts.push(b);
-    size += b.length;
-  };
-  const head = (major: number, n: number) => {
-    if (n < 24) push(Uint8Array.of((major << 5) | n));
-    else if (n < 0x100) push(Uint8Array.of((major << 5) | 24, n));
-    else if (n < 0x10000) push(Uint8Array.of((major << 5) | 25, n >> 8, n & 0xff));
-    else if (n < 0x100000000)
-      push(Uint8Array.of((major << 5) | 26, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff));
-    else {
-      const b = new Uint8Array(9);
-      b[0] = (major << 5) | 27;
-      new DataView(b.buffer).setBigUint64(1, BigInt(n));
-      push(b);
+  const w = new Writer();
+  w.item(v);
+  return w.bytes();
+}
+
+/** One growing output buffer (one allocation per message instead of one per CBOR head). */
+class Writer {
+  #buf = new Uint8Array(256);
+  #at = 0;
+
+  bytes(): Uint8Array {
+    return this.#buf.slice(0, this.#at);
+  }
+
+  #room(n: number): void {
+    if (this.#at + n <= this.#buf.length) return;
+    const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#at + n));
+    next.set(this.#buf.subarray(0, this.#at));
+    this.#buf = next;
+  }
+
+  #head(major: number, n: number): void {
+    this.#room(9);
+    const b = this.#buf;
+    const m = major << 5;
+    if (n < 24) b[this.#at++] = m | n;
+    else if (n < 0x100) {
+      b[this.#at++] = m | 24;
+      b[this.#at++] = n;
+    } else if (n < 0x10000) {
+      b[this.#at++] = m | 25;
+      b[this.#at++] = n >> 8;
+      b[this.#at++] = n & 0xff;
+    } else if (n < 0x100000000) {
+      b[this.#at++] = m | 26;
+      b[this.#at++] = n >>> 24;
+      b[this.#at++] = (n >> 16) & 0xff;
+      b[this.#at++] = (n >> 8) & 0xff;
+      b[this.#at++] = n & 0xff;
+    } else {
+      b[this.#at++] = m | 27;
+      new DataView(b.buffer, b.byteOffset).setBigUint64(this.#at, BigInt(n));
+      this.#at += 8;
     }
-  };
-  const item = (x: CborValue): void => {
-    if (x === null) push(Uint8Array.of(0xf6));
-    else if (x === true) push(Uint8Array.of(0xf5));
-    else if (x === false) push(Uint8Array.of(0xf4));
+  }
+
+  #text(x: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: encode in place, then fix the head if it was short.
+    const max = x.length * 3;
+    this.#room(9 + max);
+    const headAt = this.#at;
+    const wide = max < 24 ? 1 : max < 0x100 ? 2 : max < 0x10000 ? 3 : 5;
+    const { written } = te.encodeInto(x, this.#buf.subarray(headAt + wide));
+    const exact = written < 24 ? 1 : written < 0x100 ? 2 : written < 0x10000 ? 3 : 5;
+    if (exact !== wide) this.#buf.copyWithin(headAt + exact, headAt + wide, headAt + wide + written);
+    this.#head(3, written);
+    this.#at = headAt + exact + written;
+  }
+
+  item(x: CborValue): void {
+    if (x === null) this.#byte(0xf6);
+    else if (x === true) this.#byte(0xf5);
+    else if (x === false) this.#byte(0xf4);
     else if (typeof x === 'number') {
       if (!Number.isSafeInteger(x)) throw new TypeError('only safe integers are encoded');
-      if (x >= 0) head(0, x);
-      else head(1, -1 - x);
-    } else if (typeof x === 'string') {
-      const b = te.encode(x);
-      head(3, b.length);
-      push(b);
-    } else if (x instanceof Uint8Array) {
-      head(2, x.length);
-      push(x);
+      if (x >= 0) this.#head(0, x);
+      else this.#head(1, -1 - x);
+    } else if (typeof x === 'string') this.#text(x);
+    else if (x instanceof Uint8Array) {
+      this.#head(2, x.length);
+      this.#room(x.length);
+      this.#buf.set(x, this.#at);
+      this.#at += x.length;
     } else if (Array.isArray(x)) {
-      head(4, x.length);
-      for (const e of x as readonly CborValue[]) item(e);
+      this.#head(4, x.length);
+      for (const e of x as readonly CborValue[]) this.item(e);
     } else {
       const entries = Object.entries(x).filter((e): e is [string, CborValue] => e[1] !== undefined);
-      head(5, entries.length);
+      this.#head(5, entries.length);
       for (const [k, e] of entries) {
-        item(k);
-        item(e);
+        this.#text(k);
+        this.item(e);
       }
     }
-  };
-  item(v);
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
   }
-  return out;
+
+  #byte(b: number): void {
+    this.#room(1);
+    this.#buf[this.#at++] = b;
+  }
 }

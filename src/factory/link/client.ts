@@ -1,11 +1,24 @@
 import type { Duplex } from 'node:stream';
 import { randomInt } from 'node:crypto';
+import { encodeCbor } from './cbor-encode.ts';
 import { FRAME_KIND, FrameDecoder, MAX_FRAME, encodeFrame } from './frame.ts';
 import { LinkError } from './errors.ts';
-import { decodeResponse, encodeRequest } from './messages.ts';
+import { MAX_BATCH, decodeResponse, encodeRequest, isRecord } from './messages.ts';
 
-/** Link versions this side speaks, newest first. */
-export const LINK_VERSIONS = [1] as const;
+/** Link versions this side speaks, newest first (2 adds `batch`: several calls in one frame). */
+export const LINK_VERSIONS = [2, 1] as const;
+
+/** One call of a batch: method, parameters, and the provisioning step it belongs to (for errors). */
+export interface LinkCall {
+  readonly method: string;
+  readonly params: Record<string, unknown>;
+  readonly step: string;
+}
+
+// A batch request is `{m: "batch", p: {calls: [ … ]}}`: this prefix, then the array head and the calls.
+const BATCH_PREFIX = encodeCbor({ m: 'batch', p: { calls: [] } }).slice(0, -1);
+// Room for the frame header, CRC, COBS overhead and the array head inside MAX_FRAME.
+const BATCH_BUDGET = MAX_FRAME - 64 - Math.ceil(MAX_FRAME / 254);
 
 /** Tunables of the station side of the link. */
 export interface LinkClientOptions {
@@ -38,6 +51,8 @@ export class LinkClient {
   #pending: Pending | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #gone: string | undefined;
+  /** The link version the device chose in hello (1 until then). */
+  version = 1;
   /** Bytes written and read, for wire-time measurements. */
   bytesOut = 0;
   bytesIn = 0;
@@ -69,6 +84,7 @@ export class LinkClient {
       );
     }
     if (typeof r.serial === 'string') this.device = r.serial;
+    this.version = r.version as number;
     return r;
   }
 
@@ -78,7 +94,65 @@ export class LinkClient {
    * or the device's own error code.
    */
   request(method: string, params: Record<string, unknown>, step = method): Promise<Record<string, unknown>> {
-    const run = this.#queue.then(() => this.#send(method, params, step));
+    return this.#enqueue(() => this.#send(encodeRequest({ m: method, p: params }), step));
+  }
+
+  /**
+   * Runs `calls` in order and returns their results; the first failing call stops the rest and is
+   * thrown as a LinkError naming its own step. On link v2 the calls travel packed into as few frames
+   * as fit (a device answers a frame's calls together); on v1 they are sent one by one.
+   * Throws what request throws, and ERR_LINK_BAD_MESSAGE for a batch reply that does not match.
+   */
+  async batch(calls: readonly LinkCall[]): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    if (this.version < 2) {
+      for (const c of calls) out.push(await this.request(c.method, c.params, c.step));
+      return out;
+    }
+    for (const group of pack(calls)) {
+      // Until the reply arrives the station cannot tell which of the frame's calls ran, so a link
+      // failure names the span of steps in flight (a device-reported failure names its own step).
+      const span = stepSpan(group.map((g) => g.call.step));
+      const r = await this.#enqueue(() => this.#send(batchPayload(group.map((g) => g.bytes)), span));
+      out.push(
+        ...this.#batchResults(
+          r,
+          group.map((g) => g.call),
+        ),
+      );
+    }
+    return out;
+  }
+
+  #batchResults(r: Record<string, unknown>, calls: readonly LinkCall[]): Record<string, unknown>[] {
+    const results = r.results;
+    const failed = r.failed;
+    const bad = () =>
+      new LinkError(
+        'ERR_LINK_BAD_MESSAGE',
+        this.#place(calls[0]!.step),
+        'the device sent a malformed batch reply',
+      );
+    if (!Array.isArray(results) || !results.every(isRecord)) throw bad();
+    if (failed === undefined) {
+      if (results.length !== calls.length) throw bad();
+      return results;
+    }
+    if (
+      !isRecord(failed) ||
+      failed.at !== results.length ||
+      results.length >= calls.length ||
+      typeof failed.code !== 'string' ||
+      typeof failed.message !== 'string'
+    )
+      throw bad();
+    throw new LinkError(failed.code, this.#place(calls[results.length]!.step), failed.message, {
+      status: 502,
+    });
+  }
+
+  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -89,18 +163,10 @@ export class LinkClient {
     this.#stream.destroy();
   }
 
-  async #send(
-    method: string,
-    params: Record<string, unknown>,
-    step: string,
-  ): Promise<Record<string, unknown>> {
+  async #send(payload: Uint8Array, step: string): Promise<Record<string, unknown>> {
     if (this.#gone !== undefined) throw new LinkError('ERR_LINK_DISCONNECTED', this.#place(step), this.#gone);
     this.#seq = (this.#seq + 1) >>> 0;
-    const frame = encodeFrame({
-      kind: FRAME_KIND.request,
-      seq: this.#seq,
-      payload: encodeRequest({ m: method, p: params }),
-    });
+    const frame = encodeFrame({ kind: FRAME_KIND.request, seq: this.#seq, payload });
     if (frame.length > MAX_FRAME)
       throw new LinkError('ERR_LINK_TOO_LARGE', this.#place(step), 'request exceeds the frame limit', {
         status: 400,
@@ -174,4 +240,45 @@ export class LinkClient {
   #place(step: string): { device: string; step: string } {
     return { device: this.device, step };
   }
+}
+
+/** Calls packed greedily, in order, into groups that fit one frame (a call too large alone goes alone and is refused by #send). */
+function pack(calls: readonly LinkCall[]): { call: LinkCall; bytes: Uint8Array }[][] {
+  const groups: { call: LinkCall; bytes: Uint8Array }[][] = [];
+  let cur: { call: LinkCall; bytes: Uint8Array }[] = [];
+  let size = BATCH_PREFIX.length;
+  for (const call of calls) {
+    const bytes = encodeRequest({ m: call.method, p: call.params });
+    if (cur.length > 0 && (size + bytes.length > BATCH_BUDGET || cur.length === MAX_BATCH)) {
+      groups.push(cur);
+      cur = [];
+      size = BATCH_PREFIX.length;
+    }
+    cur.push({ call, bytes });
+    size += bytes.length;
+  }
+  if (cur.length > 0) groups.push(cur);
+  return groups;
+}
+
+/** The CBOR of a batch request from its calls' encoded bytes (no second encoding of large parameters). */
+function batchPayload(calls: readonly Uint8Array[]): Uint8Array {
+  const n = calls.length;
+  const head = n < 24 ? Uint8Array.of(0x80 | n) : Uint8Array.of(0x98, n);
+  const out = new Uint8Array(BATCH_PREFIX.length + head.length + calls.reduce((a, c) => a + c.length, 0));
+  out.set(BATCH_PREFIX);
+  out.set(head, BATCH_PREFIX.length);
+  let off = BATCH_PREFIX.length + head.length;
+  for (const c of calls) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** One step, or `first..last` for calls of several steps. */
+function stepSpan(steps: readonly string[]): string {
+  const first = steps[0] ?? 'batch';
+  const last = steps[steps.length - 1] ?? first;
+  return steps.every((x) => x === first) ? first : `${first}..${last}`;
 }

@@ -18,6 +18,8 @@ export interface Frame {
 }
 
 const HEADER = 6;
+/** Longest COBS block a frame of MAX_FRAME bytes can encode to (longer runs are dropped as 'oversize'). */
+const MAX_BLOCK = MAX_FRAME + MAX_FRAME / 254 + 2;
 
 /** Encodes a frame: version, kind, seq (u32 BE), payload, CRC-32 (BE) of all that, COBS, then 0x00. */
 export function encodeFrame(f: Frame): Uint8Array {
@@ -50,11 +52,16 @@ export class FrameDecoder {
   push(chunk: Uint8Array): (Frame | { fault: FrameFault })[] {
     const out: (Frame | { fault: FrameFault })[] = [];
     let start = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      if (chunk[i] !== 0) continue;
-      this.#append(chunk.subarray(start, i), out);
+    for (let i = chunk.indexOf(0); i >= 0; i = chunk.indexOf(0, start)) {
+      let block: Uint8Array;
+      if (this.#len === 0 && !this.#skipping && i - start <= MAX_BLOCK) {
+        // The whole block is in this chunk (the usual case on TCP): decoded in place, no copies.
+        block = chunk.subarray(start, i);
+      } else {
+        this.#append(chunk.subarray(start, i), out);
+        block = this.#take();
+      }
       start = i + 1;
-      const block = this.#take();
       if (this.#skipping) this.#skipping = false;
       else if (block.length > 0) out.push(decodeBlock(block));
     }
@@ -66,7 +73,7 @@ export class FrameDecoder {
     if (part.length === 0 || this.#skipping) return;
     this.#buf.push(part.slice());
     this.#len += part.length;
-    if (this.#len > MAX_FRAME + MAX_FRAME / 254 + 2) {
+    if (this.#len > MAX_BLOCK) {
       this.#take();
       this.#skipping = true;
       out.push({ fault: 'oversize' });

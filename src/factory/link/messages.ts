@@ -40,6 +40,22 @@ export function decodeResponse(b: Uint8Array): LinkResponse | undefined {
   return undefined;
 }
 
+/** Most calls one batch request may carry (link v2). */
+export const MAX_BATCH = 32;
+
+/** The calls of a batch request's parameters (`{calls: [{m, p}, …]}`, none of them hello or batch); undefined when malformed. */
+export function batchCalls(p: Record<string, unknown>): LinkRequest[] | undefined {
+  const calls = p.calls;
+  if (!Array.isArray(calls) || calls.length === 0 || calls.length > MAX_BATCH) return undefined;
+  const out: LinkRequest[] = [];
+  for (const c of calls as unknown[]) {
+    if (!isRecord(c) || typeof c.m !== 'string' || !isRecord(c.p)) return undefined;
+    if (c.m === 'hello' || c.m === 'batch') return undefined;
+    out.push({ m: c.m, p: c.p });
+  }
+  return out;
+}
+
 /** True for a plain CBOR map decoded to an object. */
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return (

@@ -42,6 +42,10 @@ export function schemeOf(type: McubootKeyType): { sigTlv: number; hash: 'sha256'
 
 /** Wraps a public key (KeyObject, SPKI DER, PKCS#1 RSA DER or PEM). Throws ERR_FIRMWARE_KEY_UNSUPPORTED. */
 export function mcubootKey(input: KeyObject | Uint8Array | string): McubootPublicKey {
+  if (input instanceof Uint8Array) {
+    const fast = p256SpkiKey(input);
+    if (fast !== undefined) return fast;
+  }
   const key = toKeyObject(input);
   const d = key.asymmetricKeyDetails ?? {};
   let type: McubootKeyType;
@@ -62,6 +66,41 @@ export function mcubootKey(input: KeyObject | Uint8Array | string): McubootPubli
   );
   const hash = new Uint8Array(createHash(schemeOf(type).hash).update(bytes).digest());
   return { type, key, bytes, hash };
+}
+
+// SubjectPublicKeyInfo { id-ecPublicKey, prime256v1 } up to the uncompressed point: the canonical DER.
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+
+/**
+ * A canonical P-256 SPKI (what export() would write back, byte for byte) imported through JWK: OpenSSL 3's
+ * DER decoder and encoder cost ~0.25 ms per key, and a device checks the image's PUBKEY on every write.
+ * Undefined for any other input (the general path handles it).
+ */
+function p256SpkiKey(input: Uint8Array): McubootPublicKey | undefined {
+  const b = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const at = P256_SPKI_PREFIX.length;
+  if (b.length !== at + 65 || b[at] !== 4 || !b.subarray(0, at).equals(P256_SPKI_PREFIX)) return undefined;
+  let key: KeyObject;
+  try {
+    key = createPublicKey({
+      key: {
+        kty: 'EC',
+        crv: 'P-256',
+        x: b.subarray(at + 1, at + 33).toString('base64url'),
+        y: b.subarray(at + 33).toString('base64url'),
+      },
+      format: 'jwk',
+    });
+  } catch {
+    return undefined; // not a point on the curve: the general path reports it
+  }
+  const bytes = new Uint8Array(input);
+  return {
+    type: 'ecdsa-p256',
+    key,
+    bytes,
+    hash: new Uint8Array(createHash('sha256').update(bytes).digest()),
+  };
 }
 
 function toKeyObject(input: KeyObject | Uint8Array | string): KeyObject {
