@@ -163,10 +163,15 @@ function fetchOnce(port: number, device: number, agent: Agent): Promise<string> 
 // (as long as the devices last: warm-up + 2 × rounds × requests < 10,000 in the full run).
 let freshDevice = 0;
 
-async function load(port: number, total: number, keepAlive: boolean): Promise<{ rps: number; p99: number }> {
+async function load(
+  port: number,
+  total: number,
+  keepAlive: boolean,
+): Promise<{ rps: number; p99: number; cpuUs: number }> {
   const lat: number[] = [];
   let next = 0;
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, w) => {
       // Keep-alive: one connection per worker, i.e. one device per connection; fresh: every request a new device and handshake.
@@ -182,8 +187,11 @@ async function load(port: number, total: number, keepAlive: boolean): Promise<{ 
     }),
   );
   const secs = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   lat.sort((a, b) => a - b);
-  return { rps: total / secs, p99: lat[Math.floor(lat.length * 0.99)] ?? 0 };
+  // CPU time of this process (server and in-process clients, all threads) per request.
+  const cpuUs = (cpu.user + cpu.system) / total;
+  return { rps: total / secs, p99: lat[Math.floor(lat.length * 0.99)] ?? 0, cpuUs };
 }
 
 // --direct: the bootstrap service alone (no HTTP, no TLS), to see what the request logic costs per request.
@@ -225,8 +233,8 @@ for (const [mode, keepAlive, n] of [
   await load(imprintPort, Math.min(200, n), keepAlive); // warm up
   // Imprint and the limit alternate, round by round, so that load from other jobs on the machine hits both alike;
   // the ratio reported is the median of the rounds' ratios.
-  const mine: { rps: number; p99: number }[] = [];
-  const limit: { rps: number; p99: number }[] = [];
+  const mine: { rps: number; p99: number; cpuUs: number }[] = [];
+  const limit: { rps: number; p99: number; cpuUs: number }[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     await inspector?.post('Profiler.start');
     mine.push(await load(imprintPort, n, keepAlive));
@@ -240,13 +248,22 @@ for (const [mode, keepAlive, n] of [
     if (!imprintOnly) limit.push(await load(barePort, n, keepAlive));
   }
   const ratios = mine.map((m, i) => m.rps / (limit[i]?.rps ?? NaN));
+  const cpuRatios = mine.map((m, i) => (limit[i]?.cpuUs ?? NaN) / m.cpuUs);
   console.error(`${mode}: ratios per round ${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(' ')}`);
-  const m = { rps: median(mine.map((x) => x.rps)), p99: median(mine.map((x) => x.p99)) };
-  const l = imprintOnly
-    ? { rps: NaN, p99: NaN }
-    : { rps: median(limit.map((x) => x.rps)), p99: median(limit.map((x) => x.p99)) };
+  console.error(
+    `${mode}: CPU µs/request Imprint ${mine.map((x) => x.cpuUs.toFixed(0)).join(' ')}, bare ${limit.map((x) => x.cpuUs.toFixed(0)).join(' ')}`,
+  );
+  const med = (xs: { rps: number; p99: number; cpuUs: number }[]) => ({
+    rps: median(xs.map((x) => x.rps)),
+    p99: median(xs.map((x) => x.p99)),
+    cpuUs: median(xs.map((x) => x.cpuUs)),
+  });
+  const m = med(mine);
+  const l = imprintOnly ? { rps: NaN, p99: NaN, cpuUs: NaN } : med(limit);
+  const pct = (xs: number[]) =>
+    `${(median(xs) * 100).toFixed(0)}% (${xs.map((x) => (x * 100).toFixed(0)).join(', ')})`;
   rows.push(
-    `| ${mode} | ${ROUNDS} × ${n} | ${m.rps.toFixed(0)} | ${m.p99.toFixed(1)} | ${l.rps.toFixed(0)} | ${l.p99.toFixed(1)} | ${(median(ratios) * 100).toFixed(0)}% (${ratios.map((x) => `${(x * 100).toFixed(0)}`).join(', ')}) |`,
+    `| ${mode} | ${ROUNDS} × ${n} | ${m.rps.toFixed(0)} | ${m.p99.toFixed(1)} | ${l.rps.toFixed(0)} | ${l.p99.toFixed(1)} | ${pct(ratios)} | ${m.cpuUs.toFixed(0)} | ${l.cpuUs.toFixed(0)} | ${pct(cpuRatios)} |`,
   );
 }
 await app.close();
@@ -264,8 +281,11 @@ const table = [
   `alternate in ${ROUNDS} rounds; req/s and p99 are medians over the rounds, the ratio is the median of the rounds' ratios`,
   '(each round in brackets).',
   '',
-  '| mode | rounds × requests | Imprint req/s | Imprint p99 ms | bare req/s | bare p99 ms | Imprint / bare |',
-  '|---|---|---|---|---|---|---|',
+  'CPU µs/req is the CPU time of the whole process (server and its in-process clients, all threads) per request;',
+  'the CPU ratio is bare CPU / Imprint CPU per request (the load-independent reading of the same ratio).',
+  '',
+  '| mode | rounds × requests | Imprint req/s | Imprint p99 ms | bare req/s | bare p99 ms | Imprint / bare | Imprint CPU µs/req | bare CPU µs/req | CPU ratio |',
+  '|---|---|---|---|---|---|---|---|---|---|',
   ...rows,
   '',
 ].join('\n');
