@@ -37,6 +37,12 @@ export class FastRouter {
   readonly #routes = new Map<string, { url: string; handle: FastHandler }>();
   #hooks: FastRouteHooks = {};
   #closing = false;
+  #handled = 0;
+
+  /** How many requests the fast routes have taken (tests check that a path was really used). */
+  get handled(): number {
+    return this.#handled;
+  }
 
   /** Adds a route for exactly `method` and `url` (no query string). Throws ERR_FAST_ROUTE_DUPLICATE. */
   add(method: string, url: string, handle: FastHandler): void {
@@ -69,6 +75,7 @@ export class FastRouter {
       for (const [name] of limitHeaders) res.removeHeader(name);
       return false;
     }
+    this.#handled++;
     const done = this.#hooks.done;
     if (done !== undefined) res.once('finish', () => done(req, res, route.url, performance.now() - start));
     return true;
@@ -76,6 +83,11 @@ export class FastRouter {
 }
 
 const routers = new WeakMap<object, FastRouter>();
+
+/** The fast router of an app's server if one was installed (no side effects). */
+export function fastRouterOf(app: FastifyInstance): FastRouter | undefined {
+  return routers.get(app.server);
+}
 
 /**
  * The fast router of an app's server, installed in front of Fastify's request listener on first use (every

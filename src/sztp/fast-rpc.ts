@@ -62,7 +62,12 @@ function serve(
           res.writeHead(out.status).end();
           return;
         }
-        res.setHeader('content-type', out.type ?? 'text/plain');
+        // As Fastify's reply does: a JSON media type without a charset gets `; charset=utf-8` (XML is left as is).
+        const type = out.type ?? 'text/plain; charset=utf-8';
+        res.setHeader(
+          'content-type',
+          type.includes('json') && !type.includes('charset') ? `${type}; charset=utf-8` : type,
+        );
         res.setHeader('content-length', Buffer.byteLength(out.body));
         res.writeHead(out.status).end(out.body);
       },
