@@ -130,7 +130,12 @@ const app = await buildApp(
     ...core,
     random: systemRandom,
     tokens: new TokenService(core.store, core.audit, core.clock),
-    auditService: new AuditService({ store: core.store, keys: core.keys, log: core.audit, clock: core.clock }),
+    auditService: new AuditService({
+      store: core.store,
+      keys: core.keys,
+      log: core.audit,
+      clock: core.clock,
+    }),
     logger: createLogger('warn'),
     rateLimitPerMinute: 1_000_000_000,
     features: [(scope) => sztpRoutes(scope, { bootstrap, admin })],
@@ -258,10 +263,14 @@ for (const [mode, keepAlive, n] of [
   // Imprint and the limit alternate, round by round, so that load from other jobs on the machine hits both alike;
   // the ratio reported is the median of the rounds' ratios.
   const mine: { rps: number; p99: number; cpuUs: number }[] = [];
+  const batchSizes: number[] = [];
   const limit: { rps: number; p99: number; cpuUs: number }[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     await inspector?.post('Profiler.start');
+    const logBefore = bootstrap.logStats;
     mine.push(await load(imprintPort, n, keepAlive));
+    const logAfter = bootstrap.logStats;
+    batchSizes.push((logAfter.entries - logBefore.entries) / (logAfter.batches - logBefore.batches));
     if (inspector !== undefined) {
       const { profile } = await inspector.post('Profiler.stop');
       writeFileSync(
@@ -283,6 +292,7 @@ for (const [mode, keepAlive, n] of [
   const ratios = mine.map((m, i) => m.rps / (limit[i]?.rps ?? NaN));
   const cpuRatios = mine.map((m, i) => (limit[i]?.cpuUs ?? NaN) / m.cpuUs);
   console.error(`${mode}: ratios per round ${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(' ')}`);
+  console.error(`${mode}: log entries per commit ${batchSizes.map((b) => b.toFixed(1)).join(' ')}`);
   console.error(
     `${mode}: CPU µs/request Imprint ${mine.map((x) => x.cpuUs.toFixed(0)).join(' ')}, bare ${limit.map((x) => x.cpuUs.toFixed(0)).join(' ')}`,
   );
