@@ -94,3 +94,36 @@ export function directoryString(b: Uint8Array, t: Tlv): string | undefined {
       return undefined;
   }
 }
+
+/** DER header (tag and length) followed by `parts`. */
+export function derTlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const lenBytes: number[] = [];
+  if (len < 0x80) lenBytes.push(len);
+  else {
+    for (let v = len; v > 0; v = Math.floor(v / 256)) lenBytes.unshift(v & 0xff);
+    lenBytes.unshift(0x80 | lenBytes.length);
+  }
+  const out = new Uint8Array(1 + lenBytes.length + len);
+  out[0] = tag;
+  out.set(lenBytes, 1);
+  let at = 1 + lenBytes.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** DER of an OBJECT IDENTIFIER from its dotted text. */
+export function oidDer(text: string): Uint8Array {
+  const [a = 0, b = 0, ...rest] = text.split('.').map(Number);
+  const bytes: number[] = [];
+  for (const v of [a * 40 + b, ...rest]) {
+    const chunk = [v & 0x7f];
+    for (let x = Math.floor(v / 128); x > 0; x = Math.floor(x / 128)) chunk.unshift((x & 0x7f) | 0x80);
+    bytes.push(...chunk);
+  }
+  return derTlv(0x06, new Uint8Array(bytes));
+}
