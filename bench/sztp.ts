@@ -22,6 +22,7 @@ import { createLogger } from '../src/core/logging.ts';
 import { systemRandom } from '../src/core/random.ts';
 import { TokenService } from '../src/registry/tokens.ts';
 import { buildApp } from '../src/server/app.ts';
+import { startWalCheckpointer } from '../src/store/wal-checkpointer.ts';
 import { SztpAdminService } from '../src/sztp/admin-service.ts';
 import { SztpBootstrapService } from '../src/sztp/bootstrap-service.ts';
 import { sztpRoutes } from '../src/sztp/routes.ts';
@@ -142,6 +143,10 @@ const app = await buildApp(
   },
   { key: tlsOptions.key, cert: tlsOptions.cert, ca: tlsOptions.ca },
 );
+// As `imprint serve` does: WAL checkpoints on a worker thread (off with --no-checkpointer, for comparison).
+const checkpointer = process.argv.includes('--no-checkpointer')
+  ? undefined
+  : await startWalCheckpointer(core.store);
 await app.listen({ host: '127.0.0.1', port: 0 });
 const imprintPort = (app.server.address() as AddressInfo).port;
 
@@ -310,6 +315,7 @@ for (const [mode, keepAlive, n] of [
   );
 }
 await app.close();
+await checkpointer?.stop();
 await new Promise((r) => bare.close(r));
 await core.close();
 
