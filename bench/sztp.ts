@@ -10,14 +10,19 @@
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import Fastify from 'fastify';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Session } from 'node:inspector/promises';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { AuditService } from '../src/audit/service.ts';
 import { toPem } from '../src/core/encoding.ts';
+import { createLogger } from '../src/core/logging.ts';
+import { systemRandom } from '../src/core/random.ts';
+import { TokenService } from '../src/registry/tokens.ts';
+import { buildApp } from '../src/server/app.ts';
+import { startWalCheckpointer } from '../src/store/wal-checkpointer.ts';
 import { SztpAdminService } from '../src/sztp/admin-service.ts';
 import { SztpBootstrapService } from '../src/sztp/bootstrap-service.ts';
 import { sztpRoutes } from '../src/sztp/routes.ts';
@@ -27,7 +32,7 @@ import { onboardingDoc } from '../test/sztp/world.ts';
 
 const quick = process.argv.includes('--quick');
 const DEVICES = quick ? 500 : 10_000;
-const KEEPALIVE_REQUESTS = quick ? 1000 : 5000;
+const KEEPALIVE_REQUESTS = quick ? 2000 : 5000;
 const FRESH_REQUESTS = quick ? 300 : 1500;
 const CONCURRENCY = 32;
 const onlyArg = process.argv.indexOf('--only');
@@ -108,15 +113,40 @@ console.error(`set-up: ${DEVICES} devices in ${((performance.now() - t0) / 1000)
 
 const tlsCa = await makeCert('CN=Bench TLS CA', { ca: true });
 const tls = await serverCert(tlsCa);
+// The TLS settings of `imprint serve` (buildApp): client certificates requested, verified against the client
+// CAs (here the IDevID CA, as for factory-issued IDevIDs) but not required at the TLS layer; TLS 1.2 or later.
 const tlsOptions = {
-  key: tls.key.export({ type: 'pkcs8', format: 'pem' }),
+  key: tls.key.export({ type: 'pkcs8', format: 'pem' }) as string,
   cert: pem(tls),
+  ca: [pem(mfgCa)],
   requestCert: true,
   rejectUnauthorized: false,
+  minVersion: 'TLSv1.2' as const,
 };
-const app = Fastify({ https: tlsOptions, logger: false });
-app.decorateRequest('principal', undefined);
-await app.register(async (scope) => sztpRoutes(scope, { bootstrap, admin }));
+// Imprint as `imprint serve` assembles it: buildApp (auth hook, rate limit, metrics, error handler, request log)
+// with the SZTP routes (and so its fast path). The rate limit is set out of reach (every client is 127.0.0.1)
+// but still counted; the log level is warn (IMPRINT_LOG_LEVEL=warn), as the bare server logs nothing.
+const app = await buildApp(
+  {
+    ...core,
+    random: systemRandom,
+    tokens: new TokenService(core.store, core.audit, core.clock),
+    auditService: new AuditService({
+      store: core.store,
+      keys: core.keys,
+      log: core.audit,
+      clock: core.clock,
+    }),
+    logger: createLogger('warn'),
+    rateLimitPerMinute: 1_000_000_000,
+    features: [(scope) => sztpRoutes(scope, { bootstrap, admin })],
+  },
+  { key: tlsOptions.key, cert: tlsOptions.cert, ca: tlsOptions.ca },
+);
+// As `imprint serve` does: WAL checkpoints on a worker thread (off with --no-checkpointer, for comparison).
+const checkpointer = process.argv.includes('--no-checkpointer')
+  ? undefined
+  : await startWalCheckpointer(core.store);
 await app.listen({ host: '127.0.0.1', port: 0 });
 const imprintPort = (app.server.address() as AddressInfo).port;
 
@@ -160,13 +190,18 @@ function fetchOnce(port: number, device: number, agent: Agent): Promise<string> 
 }
 
 // Fresh handshakes are first contacts: every request, in every round, comes from a device not seen before
-// (as long as the devices last: warm-up + 2 × rounds × requests < 10,000 in the full run).
+// (as long as the devices last: 2 × 100 warm-up + 2 × rounds × requests < 10,000 in the full run).
 let freshDevice = 0;
 
-async function load(port: number, total: number, keepAlive: boolean): Promise<{ rps: number; p99: number }> {
+async function load(
+  port: number,
+  total: number,
+  keepAlive: boolean,
+): Promise<{ rps: number; p99: number; cpuUs: number }> {
   const lat: number[] = [];
   let next = 0;
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, w) => {
       // Keep-alive: one connection per worker, i.e. one device per connection; fresh: every request a new device and handshake.
@@ -182,8 +217,11 @@ async function load(port: number, total: number, keepAlive: boolean): Promise<{ 
     }),
   );
   const secs = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   lat.sort((a, b) => a - b);
-  return { rps: total / secs, p99: lat[Math.floor(lat.length * 0.99)] ?? 0 };
+  // CPU time of this process (server and in-process clients, all threads) per request.
+  const cpuUs = (cpu.user + cpu.system) / total;
+  return { rps: total / secs, p99: lat[Math.floor(lat.length * 0.99)] ?? 0, cpuUs };
 }
 
 // --direct: the bootstrap service alone (no HTTP, no TLS), to see what the request logic costs per request.
@@ -222,14 +260,22 @@ for (const [mode, keepAlive, n] of [
   ['fresh TLS handshake', false, FRESH_REQUESTS],
 ] as const) {
   if (only !== undefined && !mode.startsWith(only)) continue;
-  await load(imprintPort, Math.min(200, n), keepAlive); // warm up
+  // Warm up both servers (JIT, caches, connections' first requests) before any measured round.
+  // Fresh mode warms up with few devices, so that every measured request is still a first contact.
+  const warm = Math.min(keepAlive ? 1000 : 100, n);
+  await load(imprintPort, warm, keepAlive);
+  if (!imprintOnly) await load(barePort, warm, keepAlive);
   // Imprint and the limit alternate, round by round, so that load from other jobs on the machine hits both alike;
   // the ratio reported is the median of the rounds' ratios.
-  const mine: { rps: number; p99: number }[] = [];
-  const limit: { rps: number; p99: number }[] = [];
+  const mine: { rps: number; p99: number; cpuUs: number }[] = [];
+  const batchSizes: number[] = [];
+  const limit: { rps: number; p99: number; cpuUs: number }[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     await inspector?.post('Profiler.start');
+    const logBefore = bootstrap.logStats;
     mine.push(await load(imprintPort, n, keepAlive));
+    const logAfter = bootstrap.logStats;
+    batchSizes.push((logAfter.entries - logBefore.entries) / (logAfter.batches - logBefore.batches));
     if (inspector !== undefined) {
       const { profile } = await inspector.post('Profiler.stop');
       writeFileSync(
@@ -237,19 +283,39 @@ for (const [mode, keepAlive, n] of [
         JSON.stringify(profile),
       );
     }
-    if (!imprintOnly) limit.push(await load(barePort, n, keepAlive));
+    if (imprintOnly) continue;
+    await inspector?.post('Profiler.start');
+    limit.push(await load(barePort, n, keepAlive));
+    if (inspector !== undefined) {
+      const { profile } = await inspector.post('Profiler.stop');
+      writeFileSync(
+        `${profileFile}.${keepAlive ? 'keepalive' : 'fresh'}.bare.${r}.cpuprofile`,
+        JSON.stringify(profile),
+      );
+    }
   }
   const ratios = mine.map((m, i) => m.rps / (limit[i]?.rps ?? NaN));
+  const cpuRatios = mine.map((m, i) => (limit[i]?.cpuUs ?? NaN) / m.cpuUs);
   console.error(`${mode}: ratios per round ${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(' ')}`);
-  const m = { rps: median(mine.map((x) => x.rps)), p99: median(mine.map((x) => x.p99)) };
-  const l = imprintOnly
-    ? { rps: NaN, p99: NaN }
-    : { rps: median(limit.map((x) => x.rps)), p99: median(limit.map((x) => x.p99)) };
+  console.error(`${mode}: log entries per commit ${batchSizes.map((b) => b.toFixed(1)).join(' ')}`);
+  console.error(
+    `${mode}: CPU µs/request Imprint ${mine.map((x) => x.cpuUs.toFixed(0)).join(' ')}, bare ${limit.map((x) => x.cpuUs.toFixed(0)).join(' ')}`,
+  );
+  const med = (xs: { rps: number; p99: number; cpuUs: number }[]) => ({
+    rps: median(xs.map((x) => x.rps)),
+    p99: median(xs.map((x) => x.p99)),
+    cpuUs: median(xs.map((x) => x.cpuUs)),
+  });
+  const m = med(mine);
+  const l = imprintOnly ? { rps: NaN, p99: NaN, cpuUs: NaN } : med(limit);
+  const pct = (xs: number[]) =>
+    `${(median(xs) * 100).toFixed(0)}% (${xs.map((x) => (x * 100).toFixed(0)).join(', ')})`;
   rows.push(
-    `| ${mode} | ${ROUNDS} × ${n} | ${m.rps.toFixed(0)} | ${m.p99.toFixed(1)} | ${l.rps.toFixed(0)} | ${l.p99.toFixed(1)} | ${(median(ratios) * 100).toFixed(0)}% (${ratios.map((x) => `${(x * 100).toFixed(0)}`).join(', ')}) |`,
+    `| ${mode} | ${ROUNDS} × ${n} | ${m.rps.toFixed(0)} | ${m.p99.toFixed(1)} | ${l.rps.toFixed(0)} | ${l.p99.toFixed(1)} | ${pct(ratios)} | ${m.cpuUs.toFixed(0)} | ${l.cpuUs.toFixed(0)} | ${pct(cpuRatios)} |`,
   );
 }
 await app.close();
+await checkpointer?.stop();
 await new Promise((r) => bare.close(r));
 await core.close();
 
@@ -264,8 +330,11 @@ const table = [
   `alternate in ${ROUNDS} rounds; req/s and p99 are medians over the rounds, the ratio is the median of the rounds' ratios`,
   '(each round in brackets).',
   '',
-  '| mode | rounds × requests | Imprint req/s | Imprint p99 ms | bare req/s | bare p99 ms | Imprint / bare |',
-  '|---|---|---|---|---|---|---|',
+  'CPU µs/req is the CPU time of the whole process (server and its in-process clients, all threads) per request;',
+  'the CPU ratio is bare CPU / Imprint CPU per request (the load-independent reading of the same ratio).',
+  '',
+  '| mode | rounds × requests | Imprint req/s | Imprint p99 ms | bare req/s | bare p99 ms | Imprint / bare | Imprint CPU µs/req | bare CPU µs/req | CPU ratio |',
+  '|---|---|---|---|---|---|---|---|---|---|',
   ...rows,
   '',
 ].join('\n');

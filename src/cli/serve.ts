@@ -4,6 +4,7 @@ import { createLogger } from '../core/logging.ts';
 import { buildApp } from '../server/app.ts';
 import { openPlatform } from '../server/platform.ts';
 import { loadServerTls } from '../server/tls.ts';
+import { startWalCheckpointer } from '../store/wal-checkpointer.ts';
 import { serveHooks } from './serve-hooks.ts';
 import { globals } from './context.ts';
 
@@ -16,6 +17,8 @@ export function serveCommand(): Command {
       const config = loadConfig(resolveDataDir(globals(self).dataDir));
       const logger = createLogger(config.logLevel);
       const p = await openPlatform(config, { logger });
+      // SQLite: WAL checkpoints on a worker thread, not inside request commits (store/wal-checkpointer.ts).
+      const checkpointer = await startWalCheckpointer(p.store);
       const tls = await loadServerTls(p);
       const hooks = await serveHooks(p);
       const app = await buildApp(
@@ -38,6 +41,7 @@ export function serveCommand(): Command {
         clearInterval(timer);
         await app.close();
         await hooks.tick().catch(() => undefined);
+        await checkpointer?.stop();
         await p.close();
         process.exit(0);
       };

@@ -9,6 +9,10 @@ import { installAuth, type CertificatePrincipalResolver } from './auth.ts';
 import { errorHandler } from './error-handler.ts';
 import { validatorCompiler } from './validation.ts';
 import { installMetrics } from './metrics.ts';
+import { fastRouter } from './fast-routes.ts';
+import { RateLimitCounters } from './rate-limit-store.ts';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { registryRoutes } from './routes/registry.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -91,7 +95,11 @@ export async function buildApp(deps: AppDeps, tls?: TlsOptions): Promise<Fastify
     tokens: deps.tokens,
     certificateResolvers: deps.certificateResolvers ?? [],
   });
+  // One set of counters for Fastify's routes and the fast routes (fast-routes.ts), so a caller has one budget.
+  const limits = new RateLimitCounters();
+  fastRouter(app).configure(fastRouteHooks(deps, limits, metrics));
   await app.register(rateLimit, {
+    store: limits.pluginStore(),
     global: true,
     hook: 'preHandler',
     max: deps.rateLimitPerMinute,
@@ -127,4 +135,41 @@ export async function buildApp(deps: AppDeps, tls?: TlsOptions): Promise<Fastify
   for (const feature of deps.features ?? []) await app.register(feature);
   await app.ready();
   return app;
+}
+
+/**
+ * What Fastify's routes get from the app and the fast routes must get too: the rate limit (same counters, key
+ * and headers as @fastify/rate-limit; over the limit the request goes to Fastify, which answers 429), the
+ * request metrics and one request-log line.
+ */
+function fastRouteHooks(deps: AppDeps, limits: RateLimitCounters, metrics: Registry) {
+  const max = deps.rateLimitPerMinute;
+  const requests = metrics.getSingleMetric('imprint_http_requests_total') as Counter;
+  const duration = metrics.getSingleMetric('imprint_http_request_duration_seconds') as Histogram;
+  return {
+    admit(req: IncomingMessage) {
+      // The plugin's key for a request without a principal (fast routes are public): the peer address.
+      const { current, ttl } = limits.hit(req.socket.remoteAddress ?? '', 60_000);
+      if (current > max) return undefined;
+      return [
+        ['x-ratelimit-limit', String(max)],
+        ['x-ratelimit-remaining', String(max - current)],
+        ['x-ratelimit-reset', String(Math.ceil(ttl / 1000))],
+      ] as const;
+    },
+    done(req: IncomingMessage, res: ServerResponse, route: string, elapsedMs: number) {
+      const method = req.method ?? '';
+      requests.inc({ method, route, status: String(res.statusCode) });
+      duration.observe({ method, route }, elapsedMs / 1000);
+      if (deps.logger.isLevelEnabled('info'))
+        deps.logger.info(
+          {
+            req: { method, url: req.url, remoteAddress: req.socket.remoteAddress },
+            res: { statusCode: res.statusCode },
+            responseTime: elapsedMs,
+          },
+          'request completed',
+        );
+    },
+  };
 }

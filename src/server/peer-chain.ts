@@ -6,7 +6,12 @@ import type { TLSSocket } from 'node:tls';
  * layer could verify it; features that validate chains against their own anchors (SZTP) start here.
  */
 export function presentedChain(request: FastifyRequest): Uint8Array[] {
-  const socket = request.raw.socket as Partial<TLSSocket>;
+  return socketChain(request.raw.socket);
+}
+
+/** The client certificate chain presented on a socket (DER, leaf first); empty without TLS or a certificate. */
+export function socketChain(s: object): Uint8Array[] {
+  const socket = s as Partial<TLSSocket>;
   if (typeof socket.getPeerCertificate !== 'function') return [];
   const out: Uint8Array[] = [];
   let cert = socket.getPeerCertificate(true);

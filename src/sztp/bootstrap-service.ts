@@ -171,6 +171,11 @@ export class SztpBootstrapService {
     }
   }
 
+  /** Log batches committed and the entries they held. */
+  get logStats(): { batches: number; entries: number } {
+    return this.#commits.stats;
+  }
+
   /** Stores and audits one log entry; the answer leaves only after its entry has committed. */
   async #log(e: Omit<NewLogEntry, 'now'>): Promise<void> {
     const now = this.#deps.clock.now();

@@ -10,7 +10,8 @@ import { toHex } from '../core/encoding.ts';
 import type { RegistryService } from '../registry/service.ts';
 import type { Device } from '../registry/types.ts';
 import type { Store } from '../store/database.ts';
-import { bootstrapContext, type BootstrapContext } from './device-records.ts';
+import { BootstrapContextCache } from './context-cache.ts';
+import type { BootstrapContext } from './device-records.ts';
 import { parseCert, subjectAttribute, validatePath, type Cert } from './cms/certs.ts';
 import { RestconfFailure } from './restconf-errors.ts';
 
@@ -28,7 +29,10 @@ export interface BootstrapCaller {
   readonly context?: BootstrapContext;
 }
 
-/** Authenticates devices; keeps small caches of the CAs (5 s) and of validated chains (60 s). */
+/**
+ * Authenticates devices; keeps small caches of the CAs (5 s), of validated chains (60 s) and of device contexts
+ * (while the SZTP context generation stands; context-cache.ts).
+ */
 export class SztpDeviceAuth {
   readonly #store: Store;
   readonly #registry: RegistryService;
@@ -38,6 +42,9 @@ export class SztpDeviceAuth {
     string,
     { until: number; value: { tenantId: string; serial: string; spkiSha256: string; leaf: Cert } }
   >();
+
+  /** Owners, records and MASA keys of devices seen before, checked against the context generation per request. */
+  readonly #contexts = new BootstrapContextCache();
 
   /** Cache keys of chain arrays seen before (the routes hand in the same array for every request of a connection). */
   readonly #chainKeys = new WeakMap<readonly Uint8Array[], string>();
@@ -75,7 +82,7 @@ export class SztpDeviceAuth {
     let context: BootstrapContext | undefined;
     if (chain.length > 0) {
       const v = await this.#validatedChain(chain);
-      context = await bootstrapContext(this.#store, v.tenantId, v.serial);
+      context = await this.#contexts.get(this.#store, v.tenantId, v.serial);
       device = context?.device;
       if (device === undefined) throw denied('unknown device');
       if (device.identityKeyFingerprint !== null && device.identityKeyFingerprint !== v.spkiSha256)

@@ -87,7 +87,8 @@ const CONTEXT =
   'r.id as r_id, r.scope as r_scope, r.scope_id as r_scope_id, r.document as r_document, r.kind as r_kind, ' +
   'r.encoding as r_encoding, r.encrypt as r_encrypt, r.ldevid as r_ldevid, r.updated_at as r_updated_at, ' +
   'm.tenant_id as m_tenant_id, m.key_id as m_key_id, m.chain as m_chain, ' +
-  'm.voucher_validity_days as m_voucher_validity_days, m.created_at as m_created_at ' +
+  'm.voucher_validity_days as m_voucher_validity_days, m.created_at as m_created_at, ' +
+  '(select g.n from "sztp_generation" g where g.id = 1) as gen ' +
   'from "devices" d ' +
   'left join "sztp_bindings" b on b.device_id = d.id ' +
   'left join "sztp_owners" o on o.id = b.owner_id ' +
@@ -102,7 +103,7 @@ type Prefixed<P extends string, T> = { [K in keyof T as `${P}${K & string}`]: T[
 type ContextRow = DevicesTable &
   Prefixed<'o_', SztpOwnersTable> &
   Prefixed<'r_', Omit<SztpOnboardingTable, 'owner_id'>> &
-  Prefixed<'m_', SztpMasaTable>;
+  Prefixed<'m_', SztpMasaTable> & { gen: number };
 
 /** A manufacturer's device by serial with its owner, most specific record and MASA key, or undefined. */
 export async function bootstrapContext(
@@ -110,6 +111,18 @@ export async function bootstrapContext(
   manufacturerId: string,
   serial: string,
 ): Promise<BootstrapContext | undefined> {
+  return (await bootstrapContextAt(store, manufacturerId, serial))?.context;
+}
+
+/**
+ * As bootstrapContext, with the SZTP context generation read in the same statement (so the same snapshot):
+ * the context is current for as long as the generation has not moved.
+ */
+export async function bootstrapContextAt(
+  store: Pick<Store, 'db' | 'dialect'>,
+  manufacturerId: string,
+  serial: string,
+): Promise<{ context: BootstrapContext; generation: number } | undefined> {
   const { rows } = await store.db.executeQuery<ContextRow>(hot(store, CONTEXT, [manufacturerId, serial]));
   const r = rows[0];
   if (r === undefined) return undefined;
@@ -150,7 +163,24 @@ export async function bootstrapContext(
           voucher_validity_days: r.m_voucher_validity_days as number,
           created_at: r.m_created_at as string,
         };
-  return { device: toDevice(r), owner, record, masa };
+  return { context: { device: toDevice(r), owner, record, masa }, generation: Number(r.gen) };
+}
+
+const DEVICE_AT =
+  'select d.*, (select g.n from "sztp_generation" g where g.id = 1) as gen from "devices" d ' +
+  'where d.manufacturer_id = ? and d.serial = ?';
+
+/** A manufacturer's device by serial and the SZTP context generation, read in one statement, or undefined. */
+export async function deviceAt(
+  store: Pick<Store, 'db' | 'dialect'>,
+  manufacturerId: string,
+  serial: string,
+): Promise<{ device: Device; generation: number } | undefined> {
+  const { rows } = await store.db.executeQuery<DevicesTable & { gen: number }>(
+    hot(store, DEVICE_AT, [manufacturerId, serial]),
+  );
+  const r = rows[0];
+  return r === undefined ? undefined : { device: toDevice(r), generation: Number(r.gen) };
 }
 
 /** DER certificates of a stored chain (JSON list of base64). */

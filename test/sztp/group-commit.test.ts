@@ -117,3 +117,27 @@ test('GroupCommit batches concurrent items into one transaction and isolates a f
     .execute();
   assert.deepEqual(stored.map((r) => r.subject).sort(), [...items, 'a', 'b'].sort());
 });
+
+test('GroupCommit gathers entries that keep arriving over the next turns into one batch, a few turns at most', async () => {
+  const batches: string[][] = [];
+  const commits = new GroupCommit<string>(
+    w.core.store,
+    async (_tx, items) => {
+      batches.push([...items]);
+      return Promise.resolve();
+    },
+    256,
+    2,
+  );
+  const turn = () => new Promise<void>((r) => setImmediate(r));
+  const done: Promise<void>[] = [commits.run('t0')];
+  await turn();
+  done.push(commits.run('t1')); // arrived one turn later: joins
+  await turn();
+  done.push(commits.run('t2')); // two turns later: joins (the second and last extra turn)
+  await turn();
+  done.push(commits.run('t3')); // too late: the next batch
+  await Promise.all(done);
+  assert.deepEqual(batches, [['t0', 't1', 't2'], ['t3']]);
+  assert.deepEqual(commits.stats, { batches: 2, entries: 4 });
+});

@@ -16,6 +16,8 @@ import { provisionDevice } from '../../src/factory/station.ts';
 import { SztpAdminService } from '../../src/sztp/admin-service.ts';
 import { SztpBootstrapService } from '../../src/sztp/bootstrap-service.ts';
 import { duplexPair } from '../factory/helpers/duplex-pair.ts';
+import { openStore } from '../../src/store/database.ts';
+import { contextCacheScenario } from './context-cache-scenario.ts';
 import { factoryFixture } from '../factory/helpers/factory.ts';
 
 let pg: PostgresServer;
@@ -101,5 +103,17 @@ test('on PostgreSQL: a factory-provisioned simulated device, bound by manifest i
     }
   } finally {
     await fx.core.close();
+  }
+});
+
+test('on PostgreSQL: bootstrap contexts are cached until a change from any connection moves the generation', async () => {
+  const url = await pg.createDatabase('sztp_ctx');
+  const cw = await makeWorld({ location: { kind: 'postgres', url } });
+  const other = await openStore({ kind: 'postgres', url }, { migrate: false });
+  try {
+    await contextCacheScenario(cw, other);
+  } finally {
+    await other.close();
+    await cw.close();
   }
 });

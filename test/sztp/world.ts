@@ -183,6 +183,7 @@ export function onboardingDoc(
 export async function serveSztp(
   bootstrap: SztpBootstrapService,
   admin: SztpAdminService,
+  options: { fastPath?: boolean } = {},
 ): Promise<{ app: FastifyInstance; port: number; tlsCa: TestCert }> {
   const tlsCa = await makeCert('CN=Bootstrap TLS CA', { ca: true });
   const tls = await serverCert(tlsCa);
@@ -208,7 +209,7 @@ export async function serveSztp(
         actor: 'token:tok_test',
       } satisfies Principal;
   });
-  await app.register(async (scope) => sztpRoutes(scope, { bootstrap, admin }));
+  await app.register(async (scope) => sztpRoutes(scope, { bootstrap, admin }, options));
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
   return { app, port, tlsCa };

@@ -6,6 +6,7 @@ import { pki } from './0003_pki.ts';
 import { factory } from './0004_factory.ts';
 import { sztp } from './0005_sztp.ts';
 import { firmware } from './0006_firmware.ts';
+import { sztpCache } from './0007_sztp_cache.ts';
 
 /**
  * The static, ordered list of migrations. Each feature appends its own file; names sort in order
@@ -19,6 +20,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
     '0004_factory': factory(dialect),
     '0005_sztp': sztp(dialect),
     '0006_firmware': firmware(dialect),
+    '0007_sztp_cache': sztpCache(dialect),
   };
   return { getMigrations: () => Promise.resolve(list) };
 }

@@ -101,6 +101,12 @@ export interface SztpDeviceSecretsTable {
   created_at: string;
 }
 
+/** The SZTP context generation (one row, id 1), bumped by trigger on every SZTP binding/owner/record/MASA change. */
+export interface SztpGenerationTable {
+  id: number;
+  n: number;
+}
+
 /** The SZTP part of the schema. */
 export interface SztpSchema {
   sztp_owners: SztpOwnersTable;
@@ -112,4 +118,5 @@ export interface SztpSchema {
   sztp_webhooks: SztpWebhooksTable;
   sztp_vouchers: SztpVouchersTable;
   sztp_device_secrets: SztpDeviceSecretsTable;
+  sztp_generation: SztpGenerationTable;
 }

@@ -6,6 +6,7 @@ import * as x509 from '@peculiar/x509';
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { webcrypto } from 'node:crypto';
 import { bytesEqual } from '../../core/encoding.ts';
+import { childrenOf, content, directoryString, oidText, timeOf, tlvAt, whole, type Tlv } from './der.ts';
 import { ValidationError } from '../../core/errors.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -13,7 +14,14 @@ x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 /** A parsed certificate with the bits SZTP needs. */
 export interface Cert {
   readonly der: Uint8Array;
+  /** The schema-parsed certificate (built on first use). */
   readonly asn: Certificate;
+  /** DER of the TBSCertificate (what the signature covers). */
+  readonly tbs: Uint8Array;
+  /** Signature algorithm OID. */
+  readonly signatureAlgorithm: string;
+  /** The signature bits (BIT STRING content without its unused-bits byte). */
+  readonly signatureValue: Uint8Array;
   readonly subjectDer: Uint8Array;
   readonly issuerDer: Uint8Array;
   readonly serial: Uint8Array;
@@ -26,52 +34,121 @@ export interface Cert {
 /** Parses a DER certificate. Throws ERR_SZTP_CERT_INVALID. */
 export function parseCert(der: Uint8Array): Cert {
   try {
-    const asn = AsnConvert.parse(der, Certificate);
-    const tbs = asn.tbsCertificate;
-    const bc = tbs.extensions?.find((e) => e.extnID === '2.5.29.19');
-    const isCa = bc !== undefined && new x509.BasicConstraintsExtension(AsnConvert.serialize(bc)).ca;
-    return {
-      der,
-      asn,
-      subjectDer: new Uint8Array(AsnConvert.serialize(tbs.subject)),
-      issuerDer: new Uint8Array(AsnConvert.serialize(tbs.issuer)),
-      serial: new Uint8Array(tbs.serialNumber),
-      notBefore: tbs.validity.notBefore.getTime(),
-      notAfter: tbs.validity.notAfter.getTime(),
-      spki: new Uint8Array(AsnConvert.serialize(tbs.subjectPublicKeyInfo)),
-      isCa,
-    };
+    return sliceCert(der);
   } catch (cause) {
     throw new ValidationError('ERR_SZTP_CERT_INVALID', 'not a DER X.509 certificate', { cause });
   }
 }
 
+/**
+ * The certificate's fields as slices of its DER (der.ts): the structure is checked (one SEQUENCE of TBS,
+ * algorithm and BIT STRING; serial, names, validity and key where RFC 5280 puts them) and trust is decided by
+ * the signature checks of path validation. The schema-parsed `asn` is built only when a caller reads it (CMS
+ * issuer-and-serial, other extensions).
+ */
+function sliceCert(der: Uint8Array): Cert {
+  const top = tlvAt(der, 0);
+  if (top.tag !== 0x30 || top.end !== der.length) throw new RangeError('not one DER SEQUENCE');
+  const [tbsT, algT, sigT, ...rest] = childrenOf(der, top);
+  if (tbsT?.tag !== 0x30 || algT?.tag !== 0x30 || sigT?.tag !== 0x03 || rest.length > 0)
+    throw new RangeError('not a Certificate');
+  const tbs = childrenOf(der, tbsT);
+  let i = tbs[0]?.tag === 0xa0 ? 1 : 0;
+  const [serialT, , issuerT, validityT, subjectT, spkiT] = tbs.slice(i, i + 6);
+  i += 6;
+  if (serialT?.tag !== 0x02 || issuerT?.tag !== 0x30 || validityT?.tag !== 0x30)
+    throw new RangeError('bad TBS');
+  if (subjectT?.tag !== 0x30 || spkiT?.tag !== 0x30) throw new RangeError('bad TBS');
+  const [nb, na] = childrenOf(der, validityT);
+  const notBefore = nb && timeOf(der, nb);
+  const notAfter = na && timeOf(der, na);
+  if (notBefore === undefined || notAfter === undefined) throw new RangeError('bad validity');
+  const extsT = tbs.slice(i).find((t) => t.tag === 0xa3);
+  let asn: Certificate | undefined;
+  return {
+    der,
+    get asn(): Certificate {
+      return (asn ??= AsnConvert.parse(der, Certificate));
+    },
+    tbs: whole(der, tbsT),
+    signatureAlgorithm: oidOfAlgorithm(der, algT),
+    signatureValue: content(der, sigT).subarray(1),
+    subjectDer: whole(der, subjectT),
+    issuerDer: whole(der, issuerT),
+    serial: content(der, serialT),
+    notBefore,
+    notAfter,
+    spki: whole(der, spkiT),
+    isCa: extsT !== undefined && basicConstraintsCa(der, extsT),
+  };
+}
+
+function oidOfAlgorithm(der: Uint8Array, alg: Tlv): string {
+  const oid = childrenOf(der, alg)[0];
+  if (oid?.tag !== 0x06) throw new RangeError('bad AlgorithmIdentifier');
+  return oidText(content(der, oid));
+}
+
+// 2.5.29.19 basicConstraints: SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }.
+function basicConstraintsCa(der: Uint8Array, exts: Tlv): boolean {
+  const seq = childrenOf(der, exts)[0];
+  if (seq?.tag !== 0x30) throw new RangeError('bad extensions');
+  for (const ext of childrenOf(der, seq)) {
+    const parts = childrenOf(der, ext);
+    const id = parts[0];
+    if (id?.tag !== 0x06 || oidText(content(der, id)) !== '2.5.29.19') continue;
+    const value = parts[parts.length - 1];
+    if (value?.tag !== 0x04) throw new RangeError('bad extension');
+    const bc = tlvAt(der, value.contentStart, value.end);
+    const first = childrenOf(der, bc)[0];
+    return first?.tag === 0x01 && der[first.contentStart] !== 0;
+  }
+  return false;
+}
+
 /** The value of the first subject attribute with this OID (e.g. 2.5.4.5 serialNumber), or undefined. */
 export function subjectAttribute(cert: Cert, oid: string): string | undefined {
+  const b = cert.subjectDer;
+  for (const rdn of childrenOf(b, tlvAt(b, 0))) {
+    for (const atv of childrenOf(b, rdn)) {
+      const [type, value] = childrenOf(b, atv);
+      if (type === undefined || value === undefined || oidText(content(b, type)) !== oid) continue;
+      // Other string types (rare in names) through the schema library, as before.
+      return directoryString(b, value) ?? schemaSubjectAttribute(cert, oid);
+    }
+  }
+  return undefined;
+}
+
+function schemaSubjectAttribute(cert: Cert, oid: string): string | undefined {
   for (const rdn of cert.asn.tbsCertificate.subject) {
     for (const atv of rdn) if (atv.type === oid) return atv.value.toString();
   }
   return undefined;
 }
 
-/** Node KeyObject for a certificate's public key. */
+const keys = new WeakMap<Cert, KeyObject>();
+/** Node KeyObject for a certificate's public key (made once per parsed certificate). */
 export function publicKeyOf(cert: Cert): KeyObject {
-  return createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
+  let k = keys.get(cert);
+  if (k === undefined) {
+    k = createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
+    keys.set(cert, k);
+  }
+  return k;
 }
 
 /** True when `issuer` signed `cert` (signature only). */
 export function signedBy(cert: Cert, issuer: Cert): boolean {
   if (!bytesEqual(cert.issuerDer, issuer.subjectDer)) return false;
-  const tbs = new Uint8Array(AsnConvert.serialize(cert.asn.tbsCertificate));
-  const alg = cert.asn.signatureAlgorithm.algorithm;
-  const hash = SIG_HASH[alg];
+  const hash = SIG_HASH[cert.signatureAlgorithm];
   if (hash === undefined) return false;
   try {
     return nodeVerify(
       hash === 'none' ? null : hash,
-      tbs,
+      cert.tbs,
       { key: publicKeyOf(issuer), dsaEncoding: 'der' },
-      new Uint8Array(cert.asn.signatureValue),
+      cert.signatureValue,
     );
   } catch {
     return false;
