@@ -1,4 +1,4 @@
-import { derSeq, derTlv } from './der.ts';
+import { seq, tlv } from '../core/der.ts';
 import type { SecureElement } from './secure-element.ts';
 
 // AlgorithmIdentifier { ecdsa-with-SHA256 } (no parameters, RFC 5758).
@@ -21,11 +21,8 @@ export async function buildIdentityCsr(se: SecureElement, serial: string): Promi
   const spki = await se.identityPublicKey();
   if (spki === undefined) await se.sign(new Uint8Array(0)); // raises ERR_SE_NO_IDENTITY_KEY
   const value = new TextEncoder().encode(serial);
-  const subject = derSeq(
-    derTlv(0x31, derSeq(CN, derTlv(0x0c, value))),
-    derTlv(0x31, derSeq(SERIAL_NUMBER, derTlv(0x13, value))),
-  );
-  const info = derSeq(VERSION_0, subject, spki!, NO_ATTRIBUTES);
+  const subject = seq(tlv(0x31, seq(CN, tlv(0x0c, value))), tlv(0x31, seq(SERIAL_NUMBER, tlv(0x13, value))));
+  const info = seq(VERSION_0, subject, spki!, NO_ATTRIBUTES);
   const sig = await se.sign(info);
-  return derSeq(info, ECDSA_WITH_SHA256, derTlv(0x03, Uint8Array.of(0), sig));
+  return seq(info, ECDSA_WITH_SHA256, tlv(0x03, Uint8Array.of(0), sig));
 }

@@ -12,7 +12,7 @@ import {
 import { defaultHash, type KeyAlgorithm, type KeyStore } from '../keys/types.ts';
 import type { Random } from '../core/random.ts';
 import { toHex } from '../core/encoding.ts';
-import { children, content, readTlv, seq, tlv } from './der.ts';
+import { children, content, readTlv, seq, tlv } from '../core/der.ts';
 
 /** Something that signs DER to-be-signed bytes for X.509 structures. */
 export interface Signer {

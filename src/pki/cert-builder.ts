@@ -6,7 +6,8 @@ import { Certificate, Time } from '@peculiar/asn1-x509';
 import { der, keyIdentifier, signatureAlgorithm, type Signer } from './asn1.ts';
 import { concatBytes } from '../core/encoding.ts';
 import { authorityKeyIdExt } from './extensions.ts';
-import { derTime, seq, tlv } from './der.ts';
+import { seq, tlv } from '../core/der.ts';
+import { derTime } from './der.ts';
 
 /** 802.1AR "no well-defined expiration": notAfter 99991231235959Z. */
 export const NO_EXPIRY = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));

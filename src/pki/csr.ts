@@ -5,7 +5,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectAlternativeName, id_ce_subjectAltName } from '@peculiar/asn1-x509';
 import { ValidationError } from '../core/errors.ts';
 import { fromPemAll } from '../core/encoding.ts';
-import { children, content, oidString, raw, readTlv, type Tlv } from './der.ts';
+import { children, content, oidText, readTlv, whole, type Tlv } from '../core/der.ts';
 import { decodeHardwareModuleName, ID_ON_HARDWARE_MODULE_NAME, type SanEntry } from './extensions.ts';
 import type { KeyPolicy } from './types.ts';
 
@@ -117,8 +117,8 @@ function ecJwk(spki: Uint8Array): { kty: string; crv: string; x: string; y: stri
   if (outer.tag !== 0x30 || alg?.tag !== 0x30 || bits?.tag !== 0x03 || rest.length > 0) return undefined;
   const [oid, param, ...more] = children(spki, alg);
   if (oid?.tag !== 0x06 || param?.tag !== 0x06 || more.length > 0) return undefined;
-  if (oidString(content(spki, oid)) !== EC_PUBLIC_KEY) return undefined;
-  const curve = JWK_CURVES[oidString(content(spki, param))];
+  if (oidText(content(spki, oid)) !== EC_PUBLIC_KEY) return undefined;
+  const curve = JWK_CURVES[oidText(content(spki, param))];
   const b = content(spki, bits);
   if (curve === undefined || b.length !== 2 + 2 * curve.size || b[0] !== 0 || b[1] !== 0x04) return undefined;
   const coord = (from: number): string =>
@@ -151,10 +151,10 @@ function parseCsr(b: Uint8Array): ParsedCsr {
   const sigBits = content(b, sig);
   if (sigBits[0] !== 0) throw new RangeError('signature has unused bits');
   return {
-    info: raw(b, info),
-    sigAlg: oidString(content(b, algOid)),
+    info: whole(b, info),
+    sigAlg: oidText(content(b, algOid)),
     signature: sigBits.subarray(1),
-    spki: raw(b, spki),
+    spki: whole(b, spki),
     subject: subjectAttributes(b, subject),
     extensions: attrs === undefined ? [] : extensionRequest(b, attrs),
   };
@@ -173,7 +173,7 @@ function subjectAttributes(b: Uint8Array, name: Tlv): Map<string, string> {
         value.tag === 0x1e
           ? Buffer.from(v).swap16().toString('utf16le')
           : new TextDecoder('utf-8', { fatal: true }).decode(v);
-      out.set(oidString(content(b, type)), text);
+      out.set(oidText(content(b, type)), text);
     }
   }
   return out;
@@ -185,7 +185,7 @@ function extensionRequest(b: Uint8Array, attrs: Tlv): { id: string; value: Uint8
     const [type, values] = children(b, attr);
     if (attr.tag !== 0x30 || type?.tag !== 0x06 || values?.tag !== 0x31)
       throw new RangeError('bad attribute');
-    if (oidString(content(b, type)) !== EXTENSION_REQUEST) continue;
+    if (oidText(content(b, type)) !== EXTENSION_REQUEST) continue;
     for (const exts of children(b, values)) {
       if (exts.tag !== 0x30) throw new RangeError('bad extension request');
       for (const ext of children(b, exts)) {
@@ -194,7 +194,7 @@ function extensionRequest(b: Uint8Array, attrs: Tlv): { id: string; value: Uint8
         const value = parts[parts.length - 1];
         if (ext.tag !== 0x30 || id?.tag !== 0x06 || value?.tag !== 0x04 || parts.length > 3)
           throw new RangeError('bad extension');
-        out.push({ id: oidString(content(b, id)), value: Uint8Array.from(content(b, value)) });
+        out.push({ id: oidText(content(b, id)), value: Uint8Array.from(content(b, value)) });
       }
     }
   }

@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AuthorityKeyIdentifier } from '@peculiar/asn1-x509';
+import { oidDer, seq, tlv } from '../../core/der.ts';
 import { bytesEqual } from '../../core/encoding.ts';
 import { ImprintError, ValidationError } from '../../core/errors.ts';
 import { parseCert, validatePath, type Cert } from '../../sztp/cms/certs.ts';
@@ -36,22 +37,7 @@ function fail(code: string, message: string, cause?: unknown): ValidationError {
 
 function wrapSignedData(sd: Uint8Array): Uint8Array {
   // ContentInfo { id-signedData, [0] EXPLICIT SignedData } around decrypted SignedData bytes.
-  const oid = new Uint8Array([0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02]);
-  const tagged = concat(0xa0, sd);
-  return concat(0x30, new Uint8Array([...oid, ...tagged]));
-}
-
-function concat(tag: number, body: Uint8Array): Uint8Array {
-  const n = body.length;
-  const len =
-    n < 0x80
-      ? [n]
-      : n < 0x100
-        ? [0x81, n]
-        : n < 0x10000
-          ? [0x82, n >> 8, n & 255]
-          : [0x83, n >> 16, (n >> 8) & 255, n & 255];
-  return new Uint8Array([tag, ...len, ...body]);
+  return seq(oidDer(OID.signedData), tlv(0xa0, sd));
 }
 
 /** Decrypts when enveloped; returns the artifact as unsigned bytes or as a SignedData ContentInfo. */

@@ -6,7 +6,8 @@ import * as x509 from '@peculiar/x509';
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { webcrypto } from 'node:crypto';
 import { bytesEqual } from '../../core/encoding.ts';
-import { childrenOf, content, directoryString, oidText, timeOf, tlvAt, whole, type Tlv } from './der.ts';
+import { children, content, oidText, readTlv, whole, type Tlv } from '../../core/der.ts';
+import { directoryString, timeOf } from './der.ts';
 import { ValidationError } from '../../core/errors.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -47,19 +48,19 @@ export function parseCert(der: Uint8Array): Cert {
  * issuer-and-serial, other extensions).
  */
 function sliceCert(der: Uint8Array): Cert {
-  const top = tlvAt(der, 0);
+  const top = readTlv(der, 0);
   if (top.tag !== 0x30 || top.end !== der.length) throw new RangeError('not one DER SEQUENCE');
-  const [tbsT, algT, sigT, ...rest] = childrenOf(der, top);
+  const [tbsT, algT, sigT, ...rest] = children(der, top);
   if (tbsT?.tag !== 0x30 || algT?.tag !== 0x30 || sigT?.tag !== 0x03 || rest.length > 0)
     throw new RangeError('not a Certificate');
-  const tbs = childrenOf(der, tbsT);
+  const tbs = children(der, tbsT);
   let i = tbs[0]?.tag === 0xa0 ? 1 : 0;
   const [serialT, , issuerT, validityT, subjectT, spkiT] = tbs.slice(i, i + 6);
   i += 6;
   if (serialT?.tag !== 0x02 || issuerT?.tag !== 0x30 || validityT?.tag !== 0x30)
     throw new RangeError('bad TBS');
   if (subjectT?.tag !== 0x30 || spkiT?.tag !== 0x30) throw new RangeError('bad TBS');
-  const [nb, na] = childrenOf(der, validityT);
+  const [nb, na] = children(der, validityT);
   const notBefore = nb && timeOf(der, nb);
   const notAfter = na && timeOf(der, na);
   if (notBefore === undefined || notAfter === undefined) throw new RangeError('bad validity');
@@ -84,23 +85,23 @@ function sliceCert(der: Uint8Array): Cert {
 }
 
 function oidOfAlgorithm(der: Uint8Array, alg: Tlv): string {
-  const oid = childrenOf(der, alg)[0];
+  const oid = children(der, alg)[0];
   if (oid?.tag !== 0x06) throw new RangeError('bad AlgorithmIdentifier');
   return oidText(content(der, oid));
 }
 
 // 2.5.29.19 basicConstraints: SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }.
 function basicConstraintsCa(der: Uint8Array, exts: Tlv): boolean {
-  const seq = childrenOf(der, exts)[0];
+  const seq = children(der, exts)[0];
   if (seq?.tag !== 0x30) throw new RangeError('bad extensions');
-  for (const ext of childrenOf(der, seq)) {
-    const parts = childrenOf(der, ext);
+  for (const ext of children(der, seq)) {
+    const parts = children(der, ext);
     const id = parts[0];
     if (id?.tag !== 0x06 || oidText(content(der, id)) !== '2.5.29.19') continue;
     const value = parts[parts.length - 1];
     if (value?.tag !== 0x04) throw new RangeError('bad extension');
-    const bc = tlvAt(der, value.contentStart, value.end);
-    const first = childrenOf(der, bc)[0];
+    const bc = readTlv(der, value.contentStart, value.end);
+    const first = children(der, bc)[0];
     return first?.tag === 0x01 && der[first.contentStart] !== 0;
   }
   return false;
@@ -109,9 +110,9 @@ function basicConstraintsCa(der: Uint8Array, exts: Tlv): boolean {
 /** The value of the first subject attribute with this OID (e.g. 2.5.4.5 serialNumber), or undefined. */
 export function subjectAttribute(cert: Cert, oid: string): string | undefined {
   const b = cert.subjectDer;
-  for (const rdn of childrenOf(b, tlvAt(b, 0))) {
-    for (const atv of childrenOf(b, rdn)) {
-      const [type, value] = childrenOf(b, atv);
+  for (const rdn of children(b, readTlv(b, 0))) {
+    for (const atv of children(b, rdn)) {
+      const [type, value] = children(b, atv);
       if (type === undefined || value === undefined || oidText(content(b, type)) !== oid) continue;
       // Other string types (rare in names) through the schema library, as before.
       return directoryString(b, value) ?? schemaSubjectAttribute(cert, oid);

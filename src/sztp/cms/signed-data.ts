@@ -18,7 +18,7 @@ import type { HashAlgorithm, KeyStore } from '../../keys/types.ts';
 import { OID } from '../types.ts';
 import { parseCert, publicKeyOf, type Cert } from './certs.ts';
 import { BoundedCache } from '../bounded-cache.ts';
-import { childrenOf, derTlv, oidDer, tlvAt } from './der.ts';
+import { children, oidDer, readTlv, tlv } from '../../core/der.ts';
 
 /** Something that signs CMS content: the signer's certificate (and chain) plus a signing function. */
 export interface CmsSigner {
@@ -109,8 +109,8 @@ function compare(a: Uint8Array, b: Uint8Array): number {
 function signedDataInfo(sd: SignedData, certificates: readonly Uint8Array[]): Uint8Array {
   let der: Uint8Array = new Uint8Array(AsnConvert.serialize(sd));
   if (certificates.length > 0) {
-    const top = tlvAt(der, 0);
-    const encap = childrenOf(der, top)[2];
+    const top = readTlv(der, 0);
+    const encap = children(der, top)[2];
     if (encap === undefined)
       throw new ValidationError('ERR_SZTP_CMS_MALFORMED', 'SignedData without content');
     const certs = concatBytes(...certificates);
@@ -173,31 +173,31 @@ export async function signCms(
   const digest = createHash(hash).update(content).digest();
   const utcTime = new Uint8Array(new asn1js.UTCTime({ valueDate: signingTime }).toBER());
   const attrs = [
-    derTlv(0x30, oidDer('1.2.840.113549.1.9.3'), derTlv(0x31, oidDer(contentType))),
-    derTlv(0x30, oidDer('1.2.840.113549.1.9.5'), derTlv(0x31, utcTime)),
-    derTlv(0x30, oidDer('1.2.840.113549.1.9.4'), derTlv(0x31, derTlv(0x04, digest))),
+    tlv(0x30, oidDer('1.2.840.113549.1.9.3'), tlv(0x31, oidDer(contentType))),
+    tlv(0x30, oidDer('1.2.840.113549.1.9.5'), tlv(0x31, utcTime)),
+    tlv(0x30, oidDer('1.2.840.113549.1.9.4'), tlv(0x31, tlv(0x04, digest))),
   ].sort(compare); // DER orders a SET OF by encoding
   const body = concatBytes(...attrs);
-  const signature = await signer.sign(derTlv(0x31, body), hash);
+  const signature = await signer.sign(tlv(0x31, body), hash);
   const digestAlg = algorithmDer(HASH_OID[hash], false);
-  const signerInfo = derTlv(
+  const signerInfo = tlv(
     0x30,
-    derTlv(0x02, new Uint8Array([1])),
-    derTlv(0x30, cert.issuerDer, derTlv(0x02, cert.serial)), // issuerAndSerialNumber
+    tlv(0x02, new Uint8Array([1])),
+    tlv(0x30, cert.issuerDer, tlv(0x02, cert.serial)), // issuerAndSerialNumber
     digestAlg,
-    derTlv(0xa0, body), // signedAttrs [0] IMPLICIT
+    tlv(0xa0, body), // signedAttrs [0] IMPLICIT
     algorithmDer(sigOid, nullParams),
-    derTlv(0x04, signature),
+    tlv(0x04, signature),
   );
-  const sd = derTlv(
+  const sd = tlv(
     0x30,
-    derTlv(0x02, new Uint8Array([contentType === OID.data ? 1 : 3])),
-    derTlv(0x31, digestAlg),
-    derTlv(0x30, oidDer(contentType), derTlv(0xa0, derTlv(0x04, content))), // encapContentInfo
-    derTlv(0xa0, signer.certificate, ...(signer.chain ?? [])), // certificates [0] IMPLICIT
-    derTlv(0x31, signerInfo),
+    tlv(0x02, new Uint8Array([contentType === OID.data ? 1 : 3])),
+    tlv(0x31, digestAlg),
+    tlv(0x30, oidDer(contentType), tlv(0xa0, tlv(0x04, content))), // encapContentInfo
+    tlv(0xa0, signer.certificate, ...(signer.chain ?? [])), // certificates [0] IMPLICIT
+    tlv(0x31, signerInfo),
   );
-  return derTlv(0x30, SIGNED_DATA_OID_DER, derTlv(0xa0, sd));
+  return tlv(0x30, SIGNED_DATA_OID_DER, tlv(0xa0, sd));
 }
 
 /** A degenerate SignedData (no content, no signers) carrying certificates: owner certificates and trust anchors. */
