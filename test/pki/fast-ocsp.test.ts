@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { AsnConvert } from '@peculiar/asn1-schema';
@@ -16,7 +16,7 @@ import { toPem } from '../../src/core/encoding.ts';
 import { pkiPublicRoutes } from '../../src/pki/routes-public.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { errorHandler } from '../../src/server/error-handler.ts';
-import { fastRouterOf } from '../../src/server/fast-routes.ts';
+import { FastRouter, fastRouterOf } from '../../src/server/fast-routes.ts';
 import { createFeatures, featureRoutes, type Features } from '../../src/server/features.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { makeCsr, openssl, write } from './helpers.ts';
@@ -371,4 +371,23 @@ test('a responder failure gets the error handler answer on both paths', async ()
   } finally {
     for (const app of apps) await app.close();
   }
+});
+
+test('a prefix fast route is registered once per method and prefix; exact routes are tried first', async () => {
+  const router = new FastRouter();
+  const seen: string[] = [];
+  router.addPrefix('GET', '/p/', '/p/*', () => (seen.push('prefix'), true));
+  router.add('GET', '/p/exact', () => (seen.push('exact'), true));
+  assert.throws(
+    () => router.addPrefix('GET', '/p/', '/p/*', () => true),
+    (e: unknown) => (e as { code?: string }).code === 'ERR_FAST_ROUTE_DUPLICATE',
+  );
+  const req = (method: string, url: string) => ({ method, url }) as IncomingMessage;
+  const res = {} as ServerResponse;
+  assert.equal(router.dispatch(req('GET', '/p/exact'), res), true);
+  assert.equal(router.dispatch(req('GET', '/p/x'), res), true);
+  assert.equal(router.dispatch(req('POST', '/p/x'), res), false);
+  assert.equal(router.dispatch(req('GET', '/q/x'), res), false);
+  assert.deepEqual(seen, ['exact', 'prefix']);
+  assert.equal(router.handled, 2);
 });
