@@ -5,7 +5,10 @@
  * throughput it reports the Imprint process's CPU time per certificate, which a busy shared machine distorts
  * less. The HTTP load (Imprint's API and OCSP, and cfssl) comes from a separate client process (this file
  * with --client), so the server does not share its thread with the load generator.
- * Run: npx tsx bench/issue.ts [--quick]
+ * OCSP over HTTP runs against the app as `imprint serve` assembles it (buildApp: auth hook, rate limit, metrics,
+ * error handler, request log at warn), once with the OCSP fast routes (fast-ocsp.ts) and once with the Fastify
+ * routes alone, in the same run. `--ocsp-only` skips issuance and cfssl (the OCSP table only).
+ * Run: npx tsx bench/issue.ts [--quick] [--ocsp-only]
  */
 import 'reflect-metadata';
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
@@ -20,8 +23,10 @@ import { CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-c
 import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import Fastify from 'fastify';
 import { StoreAuditLog } from '../src/audit/log.ts';
+import { AuditService } from '../src/audit/service.ts';
 import { systemClock } from '../src/core/clock.ts';
 import { toPem } from '../src/core/encoding.ts';
+import { createLogger } from '../src/core/logging.ts';
 import { systemRandom } from '../src/core/random.ts';
 import { SoftwareKeyStore } from '../src/keys/software.ts';
 import { buildName, der } from '../src/pki/asn1.ts';
@@ -29,10 +34,14 @@ import { pkiApiRoutes } from '../src/pki/routes-api.ts';
 import { pkiPublicRoutes } from '../src/pki/routes-public.ts';
 import { PkiService } from '../src/pki/service.ts';
 import { RegistryService } from '../src/registry/service.ts';
+import { TokenService } from '../src/registry/tokens.ts';
+import { buildApp } from '../src/server/app.ts';
+import { fastRouterOf } from '../src/server/fast-routes.ts';
 import '../src/server/fastify-types.ts';
 import { openStore } from '../src/store/database.ts';
 
 const quick = process.argv.includes('--quick');
+const ocspOnly = process.argv.includes('--ocsp-only');
 const N = quick ? 200 : 1000;
 const CONCURRENCY = [8, 64];
 const OCSP_N = quick ? 20_000 : 100_000;
@@ -112,6 +121,8 @@ interface ClientJob {
   readonly bodies: readonly string[];
   readonly clients: number;
   readonly status: number;
+  /** GET sends no body: `bodies` then only sets the number of requests. */
+  readonly method?: 'GET';
 }
 
 /** The client process: runs each ClientJob it is sent and answers with its Result. */
@@ -121,7 +132,10 @@ async function clientMain(): Promise<void> {
     const binary = job.contentType === 'application/ocsp-request';
     const bodies = job.bodies.map((b) => Buffer.from(b, binary ? 'latin1' : 'utf8'));
     void drive('client', job.clients, bodies.length, async (i) => {
-      const r = await post(agent, job.port, job.path, bodies[i]!, { 'content-type': job.contentType });
+      const r =
+        job.method === 'GET'
+          ? await get(agent, job.port, job.path)
+          : await post(agent, job.port, job.path, bodies[i]!, { 'content-type': job.contentType });
       if (r.status !== job.status) throw new Error(`HTTP ${r.status}: ${r.body.toString().slice(0, 200)}`);
     }).then(
       (r) => {
@@ -201,6 +215,18 @@ function post(
   });
 }
 
+function get(agent: http.Agent, port: number, path: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     try {
@@ -254,7 +280,7 @@ async function main(): Promise<void> {
   used += WARM;
   const results: Result[] = [];
 
-  for (const c of CONCURRENCY) {
+  for (const c of ocspOnly ? [] : CONCURRENCY) {
     const base = used;
     results.push(
       await drive(
@@ -280,7 +306,7 @@ async function main(): Promise<void> {
     };
   });
   await app.register(async (s) => pkiApiRoutes(s, { pki }));
-  await app.register(async (s) => pkiPublicRoutes(s, { pki }));
+  await app.register(async (s) => pkiPublicRoutes(s, { pki }, { fastPath: false }));
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as { port: number }).port;
   const man = (await pki.listCas(tenant.id)).find((x) => x.role === 'manufacturer')!;
@@ -293,9 +319,9 @@ async function main(): Promise<void> {
     clients,
     status: 201,
   });
-  await driveRemote(client, 'warm-up', issueJob(used, WARM, 16));
+  if (!ocspOnly) await driveRemote(client, 'warm-up', issueJob(used, WARM, 16));
   used += WARM;
-  for (const c of CONCURRENCY) {
+  for (const c of ocspOnly ? [] : CONCURRENCY) {
     results.push(await driveRemote(client, 'HTTP API', issueJob(used, N, c)));
     used += N;
   }
@@ -350,7 +376,7 @@ async function main(): Promise<void> {
   );
   try {
     await waitForPort(cfsslPort);
-    for (const c of CONCURRENCY) {
+    for (const c of ocspOnly ? [] : CONCURRENCY) {
       const bodies = Array.from({ length: N }, (_, i) =>
         JSON.stringify({ certificate_request: csrs[i % csrs.length] }),
       );
@@ -392,21 +418,62 @@ async function main(): Promise<void> {
   const ocsp: Result[] = [];
   ocsp.push(await drive('OCSP in-process (cache)', 1, OCSP_N, async () => void (await pki.respondOcsp(req))));
   const body = Buffer.from(req).toString('latin1');
-  for (const c of [8, 64]) {
-    const n = quick ? 5000 : 20_000;
-    ocsp.push(
-      await driveRemote(client, 'OCSP HTTP POST (cache)', {
-        port,
-        path: '/ocsp',
-        contentType: 'application/ocsp-request',
-        bodies: Array.from({ length: n }, () => body),
-        clients: c,
-        status: 200,
-      }),
-    );
+  // The served app twice over the same PKI service: with the OCSP fast routes, and with Fastify's routes alone.
+  // Plain HTTP (TLS would cost the same on both); the rate limit is out of reach but counted.
+  const served = async (fastPath: boolean) => {
+    const a = await buildApp({
+      store,
+      keys,
+      audit,
+      registry,
+      clock: systemClock,
+      random: systemRandom,
+      tokens: new TokenService(store, audit, systemClock),
+      auditService: new AuditService({ store, keys, log: audit, clock: systemClock }),
+      logger: createLogger('warn'),
+      rateLimitPerMinute: 1_000_000_000,
+      features: [(scope) => pkiPublicRoutes(scope, { pki }, { fastPath })],
+    });
+    await a.listen({ host: '127.0.0.1', port: 0 });
+    return { app: a, port: (a.server.address() as { port: number }).port };
+  };
+  const fastApp = await served(true);
+  const slowApp = await served(false);
+  const getPath = `/ocsp/${encodeURIComponent(Buffer.from(req).toString('base64'))}`;
+  const n = quick ? 5000 : 20_000;
+  const ocspJob = (p: number, c: number, method?: 'GET'): ClientJob => ({
+    port: p,
+    path: method === 'GET' ? getPath : '/ocsp',
+    contentType: 'application/ocsp-request',
+    bodies: Array.from({ length: n }, () => body),
+    clients: c,
+    status: 200,
+    ...(method === undefined ? {} : { method }),
+  });
+  // Warm-up (not measured): JIT of both paths.
+  await driveRemote(client, 'warm-up', ocspJob(fastApp.port, 8));
+  await driveRemote(client, 'warm-up', ocspJob(slowApp.port, 8));
+  const handled0 = fastRouterOf(fastApp.app)?.handled ?? 0;
+  // Fast and Fastify alternate at each step, so load changes on the shared machine hit both alike.
+  for (const method of [undefined, 'GET'] as const) {
+    for (const c of [8, 64]) {
+      const m = method ?? 'POST';
+      ocsp.push(
+        await driveRemote(client, `OCSP HTTP ${m} fast route (cache)`, ocspJob(fastApp.port, c, method)),
+      );
+      ocsp.push(
+        await driveRemote(client, `OCSP HTTP ${m} Fastify route (cache)`, ocspJob(slowApp.port, c, method)),
+      );
+    }
   }
+  // The fast rows were really served by the fast routes (and the Fastify rows not).
+  if ((fastRouterOf(fastApp.app)?.handled ?? 0) - handled0 !== 4 * n) throw new Error('fast route not used');
+  if ((fastRouterOf(slowApp.app)?.handled ?? 0) !== 0)
+    throw new Error('Fastify rows went through a fast route');
   client.disconnect();
   await app.close();
+  await fastApp.app.close();
+  await slowApp.app.close();
 
   const speed = opensslSpeed();
   const cores = availableParallelism();
@@ -440,14 +507,16 @@ async function main(): Promise<void> {
       `| ${r.name} | ${r.clients} | ${r.n} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${((100 * r.perSecond) / limit).toFixed(1)}% | ${cpu} | ${main} |`,
     );
   }
-  lines.push('');
-  lines.push(
-    `Best Imprint issuance: ${best.toFixed(0)}/s = ${((100 * best) / limit).toFixed(1)}% of the crypto limit (target ≥ 25%); ${(best / bestCfssl).toFixed(2)}× cfssl's best (${bestCfssl.toFixed(0)}/s, which neither persists nor audits).`,
-  );
+  if (!ocspOnly) lines.push('');
+  if (!ocspOnly)
+    lines.push(
+      `Best Imprint issuance: ${best.toFixed(0)}/s = ${((100 * best) / limit).toFixed(1)}% of the crypto limit (target ≥ 25%); ${(best / bestCfssl).toFixed(2)}× cfssl's best (${bestCfssl.toFixed(0)}/s, which neither persists nor audits).`,
+    );
   const bestHttp = Math.max(...results.filter((r) => r.name === 'HTTP API').map((r) => r.perSecond));
-  lines.push(
-    `Best over HTTP (the like-for-like comparison with cfssl serve): ${bestHttp.toFixed(0)}/s = ${((100 * bestHttp) / limit).toFixed(1)}% of the limit, ${(bestHttp / bestCfssl).toFixed(2)}× cfssl's best.`,
-  );
+  if (!ocspOnly)
+    lines.push(
+      `Best over HTTP (the like-for-like comparison with cfssl serve): ${bestHttp.toFixed(0)}/s = ${((100 * bestHttp) / limit).toFixed(1)}% of the limit, ${(bestHttp / bestCfssl).toFixed(2)}× cfssl's best.`,
+    );
   lines.push('');
   lines.push(
     '| OCSP path | clients | responses | responses/s | p50 ms | p99 ms | CPU µs/response (Imprint process) | of which main thread |',
@@ -457,6 +526,15 @@ async function main(): Promise<void> {
     lines.push(
       `| ${r.name} | ${r.clients} | ${r.n} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.cpuUs.toFixed(1)} | ${r.mainUs.toFixed(1)} |`,
     );
+  lines.push('');
+  for (const m of ['POST', 'GET'])
+    for (const c of [8, 64]) {
+      const fast = ocsp.find((r) => r.name === `OCSP HTTP ${m} fast route (cache)` && r.clients === c)!;
+      const slow = ocsp.find((r) => r.name === `OCSP HTTP ${m} Fastify route (cache)` && r.clients === c)!;
+      lines.push(
+        `OCSP ${m}, ${c} clients: fast route ${(fast.perSecond / slow.perSecond).toFixed(2)}× the Fastify route's responses/s, ${(fast.cpuUs / slow.cpuUs).toFixed(2)}× its CPU per response.`,
+      );
+    }
   process.stdout.write(`${lines.join('\n')}\n`);
 
   await keys.close();

@@ -2,17 +2,24 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { NotFoundError } from '../core/errors.ts';
-import { ocspError, OCSPResponseStatus } from './ocsp.ts';
+import { installFastOcsp } from './fast-ocsp.ts';
+import { answerOcsp, OCSP_HEADERS, OCSP_MAX } from './ocsp-http.ts';
 import type { PkiService } from './service.ts';
 
-const OCSP_MAX = 16 * 1024;
 const CaParams = Type.Object(
   { caId: Type.String({ pattern: '^ca_[0-9a-v]{1,40}$' }) },
   { additionalProperties: false },
 );
 
-/** Mounts GET /crl/:caId.crl, GET /ca/:caId.crt, GET /ocsp/:request and POST /ocsp. */
-export async function pkiPublicRoutes(app: FastifyInstance, deps: { pki: PkiService }): Promise<void> {
+/**
+ * Mounts GET /crl/:caId.crl, GET /ca/:caId.crt, GET /ocsp/:request and POST /ocsp; the two OCSP routes are
+ * also served by fast routes in front of Fastify (fast-ocsp.ts) unless `fastPath: false` (tests compare).
+ */
+export async function pkiPublicRoutes(
+  app: FastifyInstance,
+  deps: { pki: PkiService },
+  options: { fastPath?: boolean } = {},
+): Promise<void> {
   const { pki } = deps;
   if (!app.hasContentTypeParser('application/ocsp-request')) {
     app.addContentTypeParser(
@@ -52,25 +59,17 @@ export async function pkiPublicRoutes(app: FastifyInstance, deps: { pki: PkiServ
     { config: { access: 'public' }, bodyLimit: OCSP_MAX, schema: { tags: ['pki'] } },
     async (request, reply) => {
       const body = request.body;
-      if (!Buffer.isBuffer(body)) return sendOcsp(reply, ocspError(OCSPResponseStatus.malformedRequest));
-      return sendOcsp(reply, await pki.respondOcsp(new Uint8Array(body)));
+      const der = Buffer.isBuffer(body) ? new Uint8Array(body) : undefined;
+      return sendOcsp(reply, await answerOcsp(pki, { method: 'POST', body: der }));
     },
   );
 
   // RFC 6960 A.1: GET {url}/{url-encoding of base-64 encoding of the DER OCSPRequest}.
   app.get('/ocsp/*', { config: { access: 'public' }, schema: { tags: ['pki'] } }, async (request, reply) => {
-    const raw = (request.params as { '*': string })['*'];
-    let der: Uint8Array | undefined;
-    try {
-      const b64 = decodeURIComponent(raw);
-      if (b64.length <= (OCSP_MAX * 4) / 3 && /^[A-Za-z0-9+/]+={0,2}$/.test(b64))
-        der = new Uint8Array(Buffer.from(b64, 'base64'));
-    } catch {
-      der = undefined;
-    }
-    if (der === undefined) return sendOcsp(reply, ocspError(OCSPResponseStatus.malformedRequest));
-    return sendOcsp(reply, await pki.respondOcsp(der));
+    const param = (request.params as { '*': string })['*'];
+    return sendOcsp(reply, await answerOcsp(pki, { method: 'GET', param }));
   });
+  if (options.fastPath !== false) installFastOcsp(app, pki);
 
   app.get('/ocsp', { config: { access: 'public' }, schema: { tags: ['pki'] } }, () => {
     throw new NotFoundError(
@@ -81,7 +80,7 @@ export async function pkiPublicRoutes(app: FastifyInstance, deps: { pki: PkiServ
 }
 
 function sendOcsp(reply: FastifyReply, der: Uint8Array): FastifyReply {
-  return reply.type('application/ocsp-response').header('cache-control', 'no-store').send(Buffer.from(der));
+  return reply.headers(OCSP_HEADERS).send(Buffer.from(der));
 }
 
 function maxAge(nextUpdate: string): number {

@@ -35,6 +35,7 @@ type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 /** The fast routes of one server. */
 export class FastRouter {
   readonly #routes = new Map<string, { url: string; handle: FastHandler }>();
+  readonly #prefixes: { method: string; prefix: string; url: string; handle: FastHandler }[] = [];
   #hooks: FastRouteHooks = {};
   #closing = false;
   #handled = 0;
@@ -52,6 +53,17 @@ export class FastRouter {
     this.#routes.set(key, { url, handle });
   }
 
+  /**
+   * Adds a route for `method` and every URL that starts with `prefix` (the handler checks the rest and
+   * declines what it does not take); `url` is the Fastify pattern it stands for (metrics label, e.g.
+   * `/ocsp/*`). Exact routes are tried first. Throws ERR_FAST_ROUTE_DUPLICATE.
+   */
+  addPrefix(method: string, prefix: string, url: string, handle: FastHandler): void {
+    if (this.#prefixes.some((p) => p.method === method && p.prefix === prefix))
+      throw new InternalError('ERR_FAST_ROUTE_DUPLICATE', `fast route ${method} ${prefix}* exists`);
+    this.#prefixes.push({ method, prefix, url, handle });
+  }
+
   /** Sets the server-wide hooks (the app assembly calls this once). */
   configure(hooks: FastRouteHooks): void {
     this.#hooks = hooks;
@@ -64,8 +76,8 @@ export class FastRouter {
 
   /** Handles `req` when it is a fast route's and the route accepts it; false hands it to Fastify. */
   dispatch(req: IncomingMessage, res: ServerResponse): boolean {
-    if (this.#closing || this.#routes.size === 0) return false;
-    const route = this.#routes.get(`${req.method ?? ''} ${req.url ?? ''}`);
+    if (this.#closing) return false;
+    const route = this.#routes.get(`${req.method ?? ''} ${req.url ?? ''}`) ?? this.#prefixRoute(req);
     if (route === undefined) return false;
     const start = performance.now();
     const limitHeaders = this.#hooks.admit === undefined ? [] : this.#hooks.admit(req);
@@ -79,6 +91,12 @@ export class FastRouter {
     const done = this.#hooks.done;
     if (done !== undefined) res.once('finish', () => done(req, res, route.url, performance.now() - start));
     return true;
+  }
+
+  #prefixRoute(req: IncomingMessage): { url: string; handle: FastHandler } | undefined {
+    const url = req.url ?? '';
+    for (const p of this.#prefixes) if (p.method === req.method && url.startsWith(p.prefix)) return p;
+    return undefined;
   }
 }
 

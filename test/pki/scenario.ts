@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { toPem } from '../../src/core/encoding.ts';
 import { pkiPublicRoutes } from '../../src/pki/routes-public.ts';
+import { fastRouterOf } from '../../src/server/fast-routes.ts';
 import type { CaRecord } from '../../src/pki/types.ts';
 import {
   makeCsr,
@@ -279,6 +280,8 @@ export async function judgeEverything(f: PkiFixture): Promise<void> {
     ]);
     out = await ocspQuery(server.url, `${f.dir}/foreign.pem`, bundle.manufacturer!, { serial: '0x01' });
     assert.match(out, /unauthorized \(6\)/, out);
+    // Every one of the six `openssl ocsp` POSTs above was answered by the fast route (fast-ocsp.ts).
+    assert.equal(fastRouterOf(server.app)?.handled, 6);
   } finally {
     await server.app.close();
   }
