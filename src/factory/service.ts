@@ -7,6 +7,7 @@ import type { Random } from '../core/random.ts';
 import type { RegistryService } from '../registry/service.ts';
 import type { DeviceModel } from '../registry/types.ts';
 import type { Executor, Store, Tx } from '../store/database.ts';
+import { auditGroupBuffer } from '../audit/deferred.ts';
 import { GroupCommit } from '../store/group-commit.ts';
 import type { FactoryRunsTable } from '../store/tables/factory.ts';
 import { BatchService, toBatch } from './batches.ts';
@@ -58,7 +59,8 @@ export class FactoryService {
 
   constructor(deps: FactoryDeps) {
     this.#d = deps;
-    this.#group = new GroupCommit(deps.store);
+    // The audit entries of a group are written together at its end (one state read and write per group).
+    this.#group = new GroupCommit(deps.store, { buffers: [auditGroupBuffer] });
     this.batches = new BatchService(deps);
   }
 
