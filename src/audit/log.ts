@@ -1,19 +1,13 @@
-import { CompiledQuery } from 'kysely';
 import type { Clock } from '../core/clock.ts';
 import { ValidationError } from '../core/errors.ts';
-import { fromHex, toHex } from '../core/encoding.ts';
+import { fromHex } from '../core/encoding.ts';
 import type { DialectName } from '../store/dialect.ts';
 import type { Executor } from '../store/database.ts';
-import type { AuditEntriesTable } from '../store/tables/audit.ts';
+import { deferredOf } from './deferred.ts';
 import { entryBytes } from './entry.ts';
 import { frontierPush, leafHash } from './merkle.ts';
+import { insertEntryRows, writeState } from './rows.ts';
 import type { AuditEntry, AuditEvent, AuditLog } from './types.ts';
-
-/**
- * Rows per INSERT: 8 parameters a row, so 8,000 per statement, below SQLite's 32,766 and PostgreSQL's
- * 65,535; one statement per usual batch of 1,000 keeps the per-statement cost off the hot path.
- */
-const INSERT_CHUNK = 1000;
 
 /** The store-backed audit log: appends inside the caller's transaction, serialised on the state row. */
 export class StoreAuditLog implements AuditLog {
@@ -33,21 +27,22 @@ export class StoreAuditLog implements AuditLog {
 
   /**
    * Appends several events in order inside the caller's transaction: one state read, multi-row inserts,
-   * one state update. Returns the entries. Throws ERR_AUDIT_EVENT_INVALID (nothing written).
+   * one state update. Returns the entries. Inside a group commit with the audit buffer (deferred.ts) the
+   * state is read once per group and the rows are written at its end. Throws ERR_AUDIT_EVENT_INVALID
+   * (nothing written).
    */
   async appendMany(tx: Executor, events: readonly AuditEvent[]): Promise<AuditEntry[]> {
     if (events.length === 0) return [];
     const normalised = events.map(normaliseEvent);
-    let q = tx.selectFrom('audit_state').selectAll().where('id', '=', 1);
-    // PostgreSQL: the row lock orders appends from every server process; SQLite serialises writers itself.
-    if (this.#dialect === 'postgres') q = q.forUpdate();
-    const state = await q.executeTakeFirstOrThrow();
-    const frontier = (JSON.parse(state.frontier) as string[]).map(fromHex);
+    const held = deferredOf(tx);
+    const state = held?.state ?? (await this.#readState(tx));
     const time = this.#clock.now().toISOString();
     const entries: AuditEntry[] = [];
     // Row values flattened in INSERT_COLUMNS order: the insert is the hot path of batched appends, so it
     // is sent as one precompiled statement per chunk instead of through the query builder.
+    // Held appends work on copies, so one that throws half-way leaves the held record as it was.
     const params: unknown[] = [];
+    const frontier = held === undefined ? state.frontier : state.frontier.slice();
     let size = state.size;
     for (const { detailsJson, ...event } of normalised) {
       const entry: AuditEntry = { seq: size, time, ...event };
@@ -66,49 +61,26 @@ export class StoreAuditLog implements AuditLog {
         leaf,
       );
     }
-    const width = INSERT_COLUMNS.length;
-    for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
-      const n = Math.min(INSERT_CHUNK, entries.length - i);
-      await tx.executeQuery(
-        CompiledQuery.raw(insertSql(this.#dialect, n), params.slice(i * width, (i + n) * width)),
-      );
+    if (held !== undefined) {
+      for (const v of params) held.params.push(v);
+      held.state = { size, frontier };
+      held.rows += entries.length;
+      held.dialect = this.#dialect;
+      return entries;
     }
-    await tx
-      .updateTable('audit_state')
-      .set({ size, frontier: JSON.stringify(frontier.map(toHex)) })
-      .where('id', '=', 1)
-      .execute();
+    await insertEntryRows(tx, this.#dialect, params, entries.length);
+    await writeState(tx, size, frontier);
     return entries;
   }
-}
 
-/** Columns of audit_entries in the order the flattened parameters use. */
-const INSERT_COLUMNS = [
-  'seq',
-  'time',
-  'actor',
-  'action',
-  'subject',
-  'tenant_id',
-  'details',
-  'leaf_hash',
-] as const satisfies readonly (keyof AuditEntriesTable)[];
-
-const insertSqlCache = new Map<string, string>();
-
-/** `INSERT … VALUES (…), …` for `rows` rows in the dialect's placeholder style, built once per size. */
-function insertSql(dialect: DialectName, rows: number): string {
-  const key = `${dialect}:${rows}`;
-  let text = insertSqlCache.get(key);
-  if (text === undefined) {
-    const w = INSERT_COLUMNS.length;
-    const tuple = (r: number) =>
-      `(${INSERT_COLUMNS.map((_, c) => (dialect === 'postgres' ? `$${r * w + c + 1}` : '?')).join(', ')})`;
-    text = `insert into "audit_entries" (${INSERT_COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${Array.from({ length: rows }, (_, r) => tuple(r)).join(', ')}`;
-    // Only the sizes that recur (single appends, small batches, full chunks) are kept: bounded memory.
-    if (rows <= 16 || rows === INSERT_CHUNK) insertSqlCache.set(key, text);
+  /** The state row, locked on PostgreSQL. */
+  async #readState(tx: Executor): Promise<{ size: number; frontier: Uint8Array[] }> {
+    let q = tx.selectFrom('audit_state').selectAll().where('id', '=', 1);
+    // PostgreSQL: the row lock orders appends from every server process; SQLite serialises writers itself.
+    if (this.#dialect === 'postgres') q = q.forUpdate();
+    const state = await q.executeTakeFirstOrThrow();
+    return { size: state.size, frontier: (JSON.parse(state.frontier) as string[]).map(fromHex) };
   }
-  return text;
 }
 
 type NormalisedEvent = Omit<AuditEntry, 'seq' | 'time'> & { readonly detailsJson: string };

@@ -7,8 +7,11 @@ import type { Random } from '../core/random.ts';
 import type { RegistryService } from '../registry/service.ts';
 import type { DeviceModel } from '../registry/types.ts';
 import type { Executor, Store, Tx } from '../store/database.ts';
+import { auditGroupBuffer } from '../audit/deferred.ts';
 import { GroupCommit } from '../store/group-commit.ts';
+import { HotSql } from './hot-sql.ts';
 import type { FactoryRunsTable } from '../store/tables/factory.ts';
+import type { BatchesTable } from '../store/tables/foundation.ts';
 import { BatchService, toBatch } from './batches.ts';
 import { csrPublicKey } from './csr-key.ts';
 import { newClaimCode } from './claim-code.ts';
@@ -54,11 +57,14 @@ export class FactoryService {
   readonly #d: FactoryDeps;
   // Step transactions of concurrent devices commit together, each device in its own savepoint.
   readonly #group: GroupCommit;
+  readonly #sql: HotSql;
   readonly batches: BatchService;
 
   constructor(deps: FactoryDeps) {
     this.#d = deps;
-    this.#group = new GroupCommit(deps.store);
+    // The audit entries of a group are written together at its end (one state read and write per group).
+    this.#group = new GroupCommit(deps.store, { buffers: [auditGroupBuffer] });
+    this.#sql = new HotSql(deps.store.dialect);
     this.batches = new BatchService(deps);
   }
 
@@ -95,11 +101,12 @@ export class FactoryService {
       const p = await this.#identity(st, r, spki, batch, run, model, b.fresh);
       const s = await sealSecrets(this.#d.random, r);
       await this.#group.run(async (tx) => {
-        await tx
-          .updateTable('factory_runs')
-          .set({ ...p.columns, secret_digests: JSON.stringify(s.digests), updated_at: this.#now() })
-          .where('device_id', '=', run.device_id)
-          .execute();
+        await this.#sql.update(
+          tx,
+          'factory_runs',
+          { ...p.columns, secret_digests: JSON.stringify(s.digests), updated_at: this.#now() },
+          { device_id: run.device_id },
+        );
         await this.#d.audit.appendMany(tx, [...p.events, sealedEvent(st, r, run.device_id)]);
       });
       return { deviceId: b.deviceId, state: b.state, identity: p.result, sealed: s.sealed };
@@ -163,7 +170,7 @@ export class FactoryService {
       });
       const counted = takeQuota && (await this.#quotaUnit(tx, batch));
       const run = { ...newRun(d.id, batch.id, st.stationId, r.serial, now), quota_counted: counted ? 1 : 0 };
-      await tx.insertInto('factory_runs').values(run).execute();
+      await this.#sql.insert(tx, 'factory_runs', run);
       return {
         deviceId: d.id,
         state: 'started',
@@ -398,22 +405,20 @@ export class FactoryService {
       const claim = newClaimCode(this.#d.random);
       const now = this.#now();
       await this.#group.run(async (tx) => {
-        await tx
-          .updateTable('factory_runs')
-          .set({ state: 'completed', fuses: JSON.stringify(rb.fuses), updated_at: now })
-          .where('device_id', '=', run.device_id)
-          .execute();
-        await tx.deleteFrom('claim_codes').where('device_id', '=', run.device_id).execute();
-        await tx
-          .insertInto('claim_codes')
-          .values({
-            device_id: run.device_id,
-            code_hash: claim.hash,
-            created_at: now,
-            claimed_at: null,
-            claimed_by: null,
-          })
-          .execute();
+        await this.#sql.update(
+          tx,
+          'factory_runs',
+          { state: 'completed', fuses: JSON.stringify(rb.fuses), updated_at: now },
+          { device_id: run.device_id },
+        );
+        await this.#sql.query(tx, 'delete from "claim_codes" where "device_id" = ?', [run.device_id]);
+        await this.#sql.insert(tx, 'claim_codes', {
+          device_id: run.device_id,
+          code_hash: claim.hash,
+          created_at: now,
+          claimed_at: null,
+          claimed_by: null,
+        });
         await this.#d.registry.updateDevice(
           tx,
           st,
@@ -499,13 +504,13 @@ export class FactoryService {
 
   /** Takes one unit of the batch's quantity (atomic conditional update); false when none is left. */
   async #quotaUnit(tx: Tx, batch: Batch): Promise<boolean> {
-    const res = await tx
-      .updateTable('batches')
-      .set((eb) => ({ issued: eb('issued', '+', 1) }))
-      .where('id', '=', batch.id)
-      .where('issued', '<', batch.quantity)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    const res = await tx.executeQuery(
+      this.#sql.compiled('update "batches" set "issued" = "issued" + 1 where "id" = ? and "issued" < ?', [
+        batch.id,
+        batch.quantity,
+      ]),
+    );
+    return Number(res.numAffectedRows ?? 0n) === 1;
   }
 
   async #takeQuota(st: StationCaller, batch: Batch, run: FactoryRunsTable): Promise<void> {
@@ -531,27 +536,12 @@ export class FactoryService {
     batchId: string,
     serial: string,
   ): Promise<{ batch: Batch; run: FactoryRunsTable } | undefined> {
-    const r = await this.#d.store.db
-      .selectFrom('devices as d')
-      .innerJoin('factory_runs as r', 'r.device_id', 'd.id')
-      .innerJoin('batches as b', 'b.id', 'r.batch_id')
-      .selectAll('r')
-      .select([
-        'b.tenant_id as b_tenant_id',
-        'b.model_id as b_model_id',
-        'b.station_id as b_station_id',
-        'b.quantity as b_quantity',
-        'b.issued as b_issued',
-        'b.state as b_state',
-        'b.not_before as b_not_before',
-        'b.not_after as b_not_after',
-        'b.created_at as b_created_at',
-      ])
-      .where('d.manufacturer_id', '=', st.tenantId)
-      .where('d.serial', '=', serial)
-      .where('r.batch_id', '=', batchId)
-      .where('b.tenant_id', '=', st.tenantId)
-      .executeTakeFirst();
+    const [r] = await this.#sql.query<RunWithBatchRow>(this.#d.store.db, RUN_WITH_BATCH, [
+      st.tenantId,
+      serial,
+      batchId,
+      st.tenantId,
+    ]);
     if (r === undefined) return undefined;
     const { b_tenant_id, b_model_id, b_station_id, b_quantity, b_issued, b_state, ...rest } = r;
     const { b_not_before, b_not_after, b_created_at, ...run } = rest;
@@ -672,3 +662,26 @@ function quotaExceeded(batch: Batch): ForbiddenError {
 function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
+
+/** #runWithBatch's row: the run's columns and its batch's, prefixed. */
+type RunWithBatchRow = FactoryRunsTable & {
+  b_tenant_id: BatchesTable['tenant_id'];
+  b_model_id: BatchesTable['model_id'];
+  b_station_id: BatchesTable['station_id'];
+  b_quantity: BatchesTable['quantity'];
+  b_issued: BatchesTable['issued'];
+  b_state: BatchesTable['state'];
+  b_not_before: BatchesTable['not_before'];
+  b_not_after: BatchesTable['not_after'];
+  b_created_at: BatchesTable['created_at'];
+};
+
+/** The device's run in one batch with that batch (the station's steps after start look it up so). */
+const RUN_WITH_BATCH =
+  'select "r".*, "b"."tenant_id" as "b_tenant_id", "b"."model_id" as "b_model_id", ' +
+  '"b"."station_id" as "b_station_id", "b"."quantity" as "b_quantity", "b"."issued" as "b_issued", ' +
+  '"b"."state" as "b_state", "b"."not_before" as "b_not_before", "b"."not_after" as "b_not_after", ' +
+  '"b"."created_at" as "b_created_at" from "devices" as "d" ' +
+  'inner join "factory_runs" as "r" on "r"."device_id" = "d"."id" ' +
+  'inner join "batches" as "b" on "b"."id" = "r"."batch_id" ' +
+  'where "d"."manufacturer_id" = ? and "d"."serial" = ? and "r"."batch_id" = ? and "b"."tenant_id" = ?';

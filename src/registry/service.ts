@@ -247,7 +247,7 @@ export class RegistryService {
     return rows.map(toDevice);
   }
 
-  /** Changes a device's state (and optionally its fingerprint or owner) inside the caller's transaction, audited. */
+  /** Changes a device's state (and optionally its fingerprint or owner) inside the caller's transaction, audited. Throws ERR_DEVICE_NOT_FOUND. */
   async updateDevice(
     tx: Executor,
     by: Actor,
@@ -255,7 +255,9 @@ export class RegistryService {
     change: { state?: DeviceState; identityKeyFingerprint?: string | null; tenantId?: string },
     reason: string,
   ): Promise<Device> {
-    const before = await this.getDevice(id, undefined, tx);
+    const row = await tx.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new NotFoundError('ERR_DEVICE_NOT_FOUND', `no device ${id}`);
+    const before = toDevice(row);
     const set: Partial<DevicesTable> = { updated_at: this.#now() };
     if (change.state !== undefined) set.state = change.state;
     if (change.identityKeyFingerprint !== undefined)
@@ -269,7 +271,8 @@ export class RegistryService {
       tenantId: change.tenantId ?? before.tenantId,
       details: { serial: before.serial, from: before.state, ...change },
     });
-    return this.getDevice(id, undefined, tx);
+    // The row as written (read once above, inside the same transaction): no second read.
+    return toDevice({ ...row, ...set });
   }
 
   /**

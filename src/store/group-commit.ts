@@ -15,6 +15,24 @@ interface Pending {
   readonly reject: (e: unknown) => void;
 }
 
+/**
+ * Something that holds writes of a group in memory and writes them once, just before the commit (the
+ * audit log's entries: src/audit/deferred.ts). `mark`/`rollback` follow each piece's savepoint, so a
+ * refused piece's held writes are dropped with its change; `end` runs after every group, committed or not.
+ */
+export interface GroupBuffer {
+  /** Starts holding writes made with `tx`. */
+  begin(tx: Tx): void;
+  /** The point to return to if the next piece fails. */
+  mark(tx: Tx): unknown;
+  /** Drops what a failed piece held since `mark`. */
+  rollback(tx: Tx, mark: unknown): void;
+  /** Writes what is held, inside `tx`. */
+  flush(tx: Tx): Promise<void>;
+  /** Forgets `tx`. */
+  end(tx: Tx): void;
+}
+
 /** How long one group with company keeps later groups lingering. */
 const COMPANY_MS = 200;
 
@@ -30,6 +48,7 @@ export class GroupCommit {
   readonly #store: Store;
   readonly #maxGroup: number;
   readonly #lingerMs: number;
+  readonly #buffers: readonly GroupBuffer[];
   #queue: Pending[] = [];
   #running = false;
   /** When a group last had more than one piece (performance.now()). */
@@ -38,11 +57,16 @@ export class GroupCommit {
   /**
    * `lingerMs`: while writers are evidently concurrent (a group had company in the last 200 ms), a
    * group waits this long for more work before it begins; a lone writer never waits.
+   * `buffers`: held writes of a group of several pieces (GroupBuffer); a lone piece writes as usual.
    */
-  constructor(store: Store, options: { maxGroup?: number; lingerMs?: number } = {}) {
+  constructor(
+    store: Store,
+    options: { maxGroup?: number; lingerMs?: number; buffers?: readonly GroupBuffer[] } = {},
+  ) {
     this.#store = store;
     this.#maxGroup = options.maxGroup ?? 64;
     this.#lingerMs = options.lingerMs ?? 2;
+    this.#buffers = options.buffers ?? [];
   }
 
   /** Runs `work` in a transaction shared with other queued work; resolves with its result once committed. */
@@ -81,17 +105,26 @@ export class GroupCommit {
     const outcomes: Outcome[] = [];
     try {
       await this.#store.transaction(async (tx) => {
-        for (const p of group) {
-          await sql`savepoint group_commit`.execute(tx);
-          try {
-            const value = await p.work(tx);
-            await sql`release savepoint group_commit`.execute(tx);
-            outcomes.push({ ok: true, value });
-          } catch (error) {
-            await sql`rollback to savepoint group_commit`.execute(tx);
-            await sql`release savepoint group_commit`.execute(tx);
-            outcomes.push({ ok: false, error });
+        const buffers = this.#buffers;
+        for (const b of buffers) b.begin(tx);
+        try {
+          for (const p of group) {
+            const marks = buffers.map((b) => b.mark(tx));
+            await sql`savepoint group_commit`.execute(tx);
+            try {
+              const value = await p.work(tx);
+              await sql`release savepoint group_commit`.execute(tx);
+              outcomes.push({ ok: true, value });
+            } catch (error) {
+              await sql`rollback to savepoint group_commit`.execute(tx);
+              await sql`release savepoint group_commit`.execute(tx);
+              buffers.forEach((b, i) => b.rollback(tx, marks[i]));
+              outcomes.push({ ok: false, error });
+            }
           }
+          for (const b of buffers) await b.flush(tx);
+        } finally {
+          for (const b of buffers) b.end(tx);
         }
       });
     } catch {
