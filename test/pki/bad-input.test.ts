@@ -6,7 +6,7 @@ import { OCSPResponse } from '@peculiar/asn1-ocsp';
 import { hasCode } from '../../src/core/errors.ts';
 import { fromPemAll, toPem } from '../../src/core/encoding.ts';
 import type { IssueRequest } from '../../src/pki/issue.ts';
-import { count, createPki, makeCsr, openssl, type PkiFixture } from './helpers.ts';
+import { count, createPki, makeCsr, openssl, opensslSelfSignedCa, type PkiFixture } from './helpers.ts';
 import { startPublic } from './scenario.ts';
 
 describe('bad input is refused with its own code and changes nothing', () => {
@@ -219,23 +219,7 @@ describe('bad input is refused with its own code and changes nothing', () => {
       res = await fetch(`${server.url}/ocsp/${encodeURIComponent('!!not base64!!')}`);
       assert.equal(status(new Uint8Array(await res.arrayBuffer())), 1);
       // A well-formed request about a certificate of a CA we do not run.
-      openssl([
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        `${f.dir}/x.key`,
-        '-subj',
-        '/CN=X',
-        '-days',
-        '1',
-        '-out',
-        `${f.dir}/x.pem`,
-      ]);
+      opensslSelfSignedCa(`${f.dir}/x.key`, `${f.dir}/x.pem`, '/CN=X');
       openssl(['ocsp', '-issuer', `${f.dir}/x.pem`, '-serial', '0x05', '-reqout', `${f.dir}/x.req`]);
       const req = new Uint8Array(readFileSync(`${f.dir}/x.req`));
       res = await fetch(`${server.url}/ocsp/${encodeURIComponent(Buffer.from(req).toString('base64'))}`);

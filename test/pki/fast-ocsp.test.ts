@@ -19,7 +19,7 @@ import { errorHandler } from '../../src/server/error-handler.ts';
 import { FastRouter, fastRouterOf } from '../../src/server/fast-routes.ts';
 import { createFeatures, featureRoutes, type Features } from '../../src/server/features.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { makeCsr, openssl, write } from './helpers.ts';
+import { makeCsr, openssl, opensslSelfSignedCa, write } from './helpers.ts';
 
 const by = { actor: 'test' };
 let t: TestApp;
@@ -74,23 +74,7 @@ before(async () => {
   reqFor('revoked', ['-cert', revoked.path, '-no_nonce']);
   reqFor('unknown', ['-serial', '0x0badc0de', '-no_nonce']);
   reqFor('nonce', ['-cert', good.path]);
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${dir}/x.key`,
-    '-subj',
-    '/CN=Foreign CA',
-    '-days',
-    '1',
-    '-out',
-    `${dir}/x.pem`,
-  ]);
+  opensslSelfSignedCa(`${dir}/x.key`, `${dir}/x.pem`, '/CN=Foreign CA');
   openssl(['ocsp', '-issuer', `${dir}/x.pem`, '-serial', '0x05', '-no_nonce', '-reqout', `${dir}/x.req`]);
   reqs.foreign = readFileSync(`${dir}/x.req`);
 });

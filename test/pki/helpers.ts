@@ -14,6 +14,22 @@ export function openssl(args: string[], input?: Uint8Array | string): string {
   return execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
 }
 
+/** A self-signed P-256 CA made by openssl alone (a CA Imprint does not run), written to `key` and `cert`. */
+export function opensslSelfSignedCa(key: string, cert: string, subject: string, days = 1): void {
+  openssl(
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'].concat([
+      '-keyout',
+      key,
+      '-subj',
+      subject,
+      '-days',
+      String(days),
+      '-out',
+      cert,
+    ]),
+  );
+}
+
 /** Runs openssl and returns {code, out: stdout + stderr} without throwing. */
 export function opensslTry(args: string[]): { code: number; out: string } {
   const r = spawnSync('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -9,6 +9,7 @@ import {
   makeCsr,
   openssl,
   opensslAsync,
+  opensslSelfSignedCa,
   opensslTry,
   write,
   type CsrKey,
@@ -261,23 +262,7 @@ export async function judgeEverything(f: PkiFixture): Promise<void> {
     out = await ocspQuery(server.url, pem.tls!, bundle.tls!, { cert: client.path });
     assert.match(out, /tls-client\.pem: good/, out);
     const foreignKey = `${f.dir}/foreign.key`;
-    openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      foreignKey,
-      '-subj',
-      '/CN=Foreign CA',
-      '-days',
-      '2',
-      '-out',
-      `${f.dir}/foreign.pem`,
-    ]);
+    opensslSelfSignedCa(foreignKey, `${f.dir}/foreign.pem`, '/CN=Foreign CA', 2);
     out = await ocspQuery(server.url, `${f.dir}/foreign.pem`, bundle.manufacturer!, { serial: '0x01' });
     assert.match(out, /unauthorized \(6\)/, out);
     // Every one of the six `openssl ocsp` POSTs above was answered by the fast route (fast-ocsp.ts).
