@@ -7,6 +7,7 @@ import { UnavailableError } from '../core/errors.ts';
 import type { DialectName } from './dialect.ts';
 import type { Schema } from './schema.ts';
 import { migrationProvider } from './migrations/index.ts';
+import { postgresHotReader, registerHotReader } from './hot-read.ts';
 import { ImmediateSqliteDialect } from './sqlite-dialect.ts';
 
 /** A Kysely handle over the whole schema; feature code receives this or a transaction of it. */
@@ -64,7 +65,9 @@ export function storeLocationFrom(databaseUrl: string | undefined, dataDir: stri
 function connect(location: StoreLocation): { db: Db; dialect: DialectName } {
   if (location.kind === 'postgres') {
     const pool = new pg.Pool({ connectionString: location.url, max: 10 });
-    return { db: new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres' };
+    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    registerHotReader(db, postgresHotReader(pool));
+    return { db, dialect: 'postgres' };
   }
   if (location.path !== ':memory:') mkdirSync(dirname(location.path), { recursive: true });
   const sqlite = new Database(location.path);
@@ -72,10 +75,10 @@ function connect(location: StoreLocation): { db: Db; dialect: DialectName } {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  return {
-    db: new Kysely<Schema>({ dialect: new ImmediateSqliteDialect(sqlite) }),
-    dialect: 'sqlite',
-  };
+  const dialect = new ImmediateSqliteDialect(sqlite);
+  const db = new Kysely<Schema>({ dialect });
+  registerHotReader(db, (sql, params) => dialect.readNow(sql, params));
+  return { db, dialect: 'sqlite' };
 }
 
 async function migrate(db: Db, dialect: DialectName): Promise<void> {

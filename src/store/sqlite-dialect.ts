@@ -16,6 +16,7 @@ const STATEMENT_CACHE = 1000;
  */
 export class ImmediateSqliteDialect extends SqliteDialect {
   readonly #database: Database.Database;
+  #driver: CachingSqliteDriver | undefined;
 
   constructor(database: Database.Database) {
     super({ database });
@@ -23,7 +24,16 @@ export class ImmediateSqliteDialect extends SqliteDialect {
   }
 
   override createDriver(): Driver {
-    return new CachingSqliteDriver(this.#database);
+    this.#driver = new CachingSqliteDriver(this.#database);
+    return this.#driver;
+  }
+
+  /**
+   * Runs a read through the cached prepared statement now, or returns undefined when the connection is held
+   * (a transaction in progress: its uncommitted writes must not be seen) or the statement writes.
+   */
+  readNow(sql: string, params: readonly unknown[]): unknown[] | undefined {
+    return this.#driver?.readNow(sql, params);
   }
 }
 
@@ -40,6 +50,12 @@ class CachingSqliteDriver implements Driver {
   }
 
   async init(): Promise<void> {}
+
+  /** A read on the idle connection (see ImmediateSqliteDialect.readNow). */
+  readNow(sql: string, params: readonly unknown[]): unknown[] | undefined {
+    if (this.#busy) return undefined;
+    return this.#connection.readNow(sql, params);
+  }
 
   async acquireConnection(): Promise<DatabaseConnection> {
     if (this.#busy) await new Promise<void>((resolve) => this.#waiting.push(resolve));
@@ -105,6 +121,12 @@ class CachingSqliteConnection implements DatabaseConnection {
     if (!stmt.reader)
       throw new InternalError('ERR_STORE_STREAM_UNSUPPORTED', 'SQLite streams only queries that return rows');
     for (const row of stmt.iterate(compiled.parameters)) yield { rows: [row as R] };
+  }
+
+  /** Rows of a read-only statement, or undefined when the statement writes. */
+  readNow(sql: string, params: readonly unknown[]): unknown[] | undefined {
+    const stmt = this.#statement(sql);
+    return stmt.reader && stmt.readonly ? stmt.all(params) : undefined;
   }
 
   clear(): void {

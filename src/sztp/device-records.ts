@@ -3,6 +3,7 @@ import { CompiledQuery } from 'kysely';
 import { toDevice } from '../registry/service.ts';
 import type { Device } from '../registry/types.ts';
 import type { Store } from '../store/database.ts';
+import { hotRead } from '../store/hot-read.ts';
 import type { DevicesTable } from '../store/tables/foundation.ts';
 import type { SztpMasaTable, SztpOnboardingTable, SztpOwnersTable } from '../store/tables/sztp.ts';
 
@@ -176,7 +177,9 @@ export async function deviceAt(
   manufacturerId: string,
   serial: string,
 ): Promise<{ device: Device; generation: number } | undefined> {
-  const { rows } = await store.db.executeQuery<DevicesTable & { gen: number }>(
+  // Through the driver's prepared statement (src/store/hot-read.ts): Kysely's executor cost more than the read.
+  const rows = await hotRead<DevicesTable & { gen: number }>(
+    store,
     hot(store, DEVICE_AT, [manufacturerId, serial]),
   );
   const r = rows[0];
