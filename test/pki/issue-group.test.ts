@@ -6,7 +6,7 @@ import { hasCode } from '../../src/core/errors.ts';
 import { sha256Hex } from '../../src/pki/asn1.ts';
 import { count, createPki, makeCsr, openssl, type PkiFixture } from './helpers.ts';
 
-const SERIALS = ['SN0001', 'SN0002', 'SN0003', 'SN0004', 'SN0005'];
+const SERIALS = ['SN0001', 'SN0002', 'SN0003', 'SN0004', 'SN0005', 'SN0006'];
 
 describe('issuance group commit: batched identity binding, per-item refusals, CA check at commit', () => {
   let f: PkiFixture;
@@ -47,13 +47,18 @@ describe('issuance group commit: batched identity binding, per-item refusals, CA
     // The same key asked for a second device in the same group.
     const clone = openssl(['req', '-new', '-key', a.keyPath, '-subj', '/serialNumber=SN0005']);
     const certsBefore = await count(f.core, 'certificates');
-    const [first, second] = await Promise.allSettled([issue(a.csrPem), issue(clone)]);
-    assert.equal(first.status, 'fulfilled');
-    assert.equal(second.status, 'rejected');
-    assert.ok(hasCode(second.reason, 'ERR_CSR_KEY_IN_USE'));
+    const results = await Promise.allSettled([issue(a.csrPem), issue(clone)]);
+    // Both are in flight at once: whichever the group takes first gets the key, the other is the clone.
+    const won = results.findIndex((r) => r.status === 'fulfilled');
+    const lost = results.find((r) => r.status === 'rejected');
+    assert.ok(won >= 0 && lost !== undefined, 'exactly one of the two is issued');
+    assert.ok(hasCode(lost.reason, 'ERR_CSR_KEY_IN_USE'));
     assert.equal(await count(f.core, 'certificates'), certsBefore + 1);
-    const sn5 = await f.core.registry.findDeviceBySerial(f.tenantId, 'SN0005');
-    assert.equal(sn5?.identityKeyFingerprint, null);
+    const [winner, loser] = won === 0 ? ['SN0004', 'SN0005'] : ['SN0005', 'SN0004'];
+    const refused = await f.core.registry.findDeviceBySerial(f.tenantId, loser);
+    assert.equal(refused?.identityKeyFingerprint, null);
+    const bound = await f.core.registry.findDeviceBySerial(f.tenantId, winner);
+    assert.notEqual(bound?.identityKeyFingerprint, null);
     const alarms = (await allEntries(f.core.store.db)).filter((e) => e.action === 'security.cloned_key');
     assert.equal(alarms.length, 1);
   });
@@ -64,12 +69,12 @@ describe('issuance group commit: batched identity binding, per-item refusals, CA
     await f.core.store.db.updateTable('cas').set({ state: 'offline' }).where('id', '=', man.id).execute();
     const certsBefore = await count(f.core, 'certificates');
     const auditBefore = await count(f.core, 'audit_entries');
-    const csr = makeCsr(f.dir, 'SN0005', '/serialNumber=SN0005').csrPem;
+    const csr = makeCsr(f.dir, 'SN0006', '/serialNumber=SN0006').csrPem;
     await assert.rejects(issue(csr), (e) => hasCode(e, 'ERR_CA_OFFLINE'));
     assert.equal(await count(f.core, 'certificates'), certsBefore);
     assert.equal(await count(f.core, 'audit_entries'), auditBefore);
-    const sn5 = await f.core.registry.findDeviceBySerial(f.tenantId, 'SN0005');
-    assert.equal(sn5?.identityKeyFingerprint, null);
+    const sn6 = await f.core.registry.findDeviceBySerial(f.tenantId, 'SN0006');
+    assert.equal(sn6?.identityKeyFingerprint, null);
     await f.core.store.db.updateTable('cas').set({ state: 'active' }).where('id', '=', man.id).execute();
     const ok = await issue(csr);
     assert.equal(ok.certificate.profile, 'idevid');
