@@ -104,9 +104,10 @@ async function tcp(parallel: number, devices: number): Promise<TcpRow> {
   const childUs = child === undefined ? undefined : (await childCpu(child, lines!)) - childBefore;
   server?.close();
   child?.stdin?.end();
-  await fx.core.close();
   if (s.failures.length > 0)
     throw new Error(`${s.failures.length} devices failed: ${JSON.stringify(s.failures[0])}`);
+  await checkProvisioned(fx, devices);
+  await fx.core.close();
   return {
     mode: separate ? 'devices in a child process' : 'one process',
     parallel,
@@ -116,6 +117,19 @@ async function tcp(parallel: number, devices: number): Promise<TcpRow> {
     cpuMsPerDevice: (c.user + c.system) / 1000 / devices,
     ...(childUs === undefined ? {} : { deviceCpuMsPerDevice: childUs / 1000 / devices }),
   };
+}
+
+/** The run counts only if the store holds `n` provisioned devices of the batch, each with its own IDevID key. */
+async function checkProvisioned(fx: Awaited<ReturnType<typeof factoryFixture>>, n: number): Promise<void> {
+  const rows = await fx.core.store.db
+    .selectFrom('devices')
+    .select(['state', 'identity_key_fingerprint'])
+    .where('batch_id', '=', fx.batch.id)
+    .execute();
+  const keys = new Set(rows.filter((r) => r.state === 'provisioned').map((r) => r.identity_key_fingerprint));
+  keys.delete(null);
+  if (keys.size !== n)
+    throw new Error(`expected ${n} provisioned devices with distinct keys, found ${keys.size}`);
 }
 
 async function uart(n: number): Promise<{ seconds: number; bytes: number; wire: number }> {
@@ -188,8 +202,9 @@ async function main(): Promise<void> {
     '## Factory (bench/factory.ts)',
     '',
     `Run ${new Date().toISOString()} on ${process.platform}/${process.arch}, Node ${process.version}, load average ${load} at start`,
-    `(the machine is shared; CPU ms/device is the station+server+simulated-devices cost in this one process).`,
-    `SQLite store, software CA keys, ${FIRMWARE / 1024} KiB firmware per device, simulated devices in the same process.`,
+    `(the machine is shared; CPU ms/device is this process's: station + server, plus the simulated devices in "one process" mode;`,
+    `with the devices in a child process on the same machine, their CPU is the last column).`,
+    `SQLite store, software CA keys, ${FIRMWARE / 1024} KiB firmware per device; every run checks the store for N provisioned devices with N distinct keys.`,
     '',
     '| line | devices | parallel | seconds | devices/s | CPU ms/device | device child CPU ms/device |',
     '|---|---:|---:|---:|---:|---:|---:|',
