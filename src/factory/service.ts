@@ -9,7 +9,7 @@ import type { DeviceModel } from '../registry/types.ts';
 import type { Executor, Store, Tx } from '../store/database.ts';
 import { auditGroupBuffer } from '../audit/deferred.ts';
 import { GroupCommit } from '../store/group-commit.ts';
-import { HotSql } from './hot-sql.ts';
+import { HotSql } from '../store/hot-sql.ts';
 import type { FactoryRunsTable } from '../store/tables/factory.ts';
 import type { BatchesTable } from '../store/tables/foundation.ts';
 import { BatchService, toBatch } from './batches.ts';

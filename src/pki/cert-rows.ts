@@ -3,9 +3,9 @@
  * up to a few hundred certificates at a time, and building that insert through the query builder (16
  * columns per row) cost more main-thread time than SQLite executing it.
  */
-import { CompiledQuery } from 'kysely';
 import type { Executor } from '../store/database.ts';
 import type { DialectName } from '../store/dialect.ts';
+import { multiRowInsert } from '../store/multi-row-insert.ts';
 import type { CertificatesTable } from '../store/tables/foundation.ts';
 
 /** Columns of `certificates` in the order the flattened parameters use. */
@@ -30,6 +30,7 @@ const COLUMNS = [
 
 /** Rows per INSERT statement (16 columns each: 1,600 placeholders, well under every engine's limit). */
 const CHUNK = 100;
+const CERT_INSERT = multiRowInsert('certificates', COLUMNS, CHUNK);
 
 /** Inserts the rows in the caller's transaction (a unique violation throws, as the builder's insert would). */
 export async function insertCertificates(
@@ -37,26 +38,7 @@ export async function insertCertificates(
   dialect: DialectName,
   rows: readonly CertificatesTable[],
 ): Promise<void> {
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const chunk = rows.slice(i, i + CHUNK);
-    const params: unknown[] = [];
-    for (const row of chunk) for (const c of COLUMNS) params.push(row[c]);
-    await tx.executeQuery(CompiledQuery.raw(insertSql(dialect, chunk.length), params));
-  }
-}
-
-const sqlCache = new Map<string, string>();
-
-function insertSql(dialect: DialectName, n: number): string {
-  const key = `${dialect}:${n}`;
-  let text = sqlCache.get(key);
-  if (text === undefined) {
-    const w = COLUMNS.length;
-    const tuple = (r: number): string =>
-      `(${COLUMNS.map((_, c) => (dialect === 'postgres' ? `$${r * w + c + 1}` : '?')).join(', ')})`;
-    text = `insert into "certificates" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${Array.from({ length: n }, (_, r) => tuple(r)).join(', ')}`;
-    // One text per chunk size up to CHUNK per dialect: bounded.
-    sqlCache.set(key, text);
-  }
-  return text;
+  const params: unknown[] = [];
+  for (const row of rows) for (const c of COLUMNS) params.push(row[c]);
+  await CERT_INSERT.run(tx, dialect, params, rows.length);
 }

@@ -1,11 +1,11 @@
 /** Each device's bootstrapping log: every request and progress report, stored and audited together. */
 import { randomUUID } from 'node:crypto';
-import { CompiledQuery } from 'kysely';
 import type { AuditEvent, AuditLog } from '../audit/types.ts';
 import type { RegistryService } from '../registry/service.ts';
 import type { Device } from '../registry/types.ts';
 import type { Store, Tx } from '../store/database.ts';
 import type { DialectName } from '../store/dialect.ts';
+import { multiRowInsert } from '../store/multi-row-insert.ts';
 import type { SztpLogTable } from '../store/tables/sztp.ts';
 
 /** One entry as the owner sees it. */
@@ -48,21 +48,7 @@ const LOG_COLUMNS = [
 ] as const satisfies readonly (keyof SztpLogTable)[];
 /** Rows per INSERT: 8 parameters a row stays far below SQLite's and PostgreSQL's parameter limits. */
 const INSERT_CHUNK = 256;
-const insertSqlCache = new Map<string, string>();
-
-/** `INSERT INTO sztp_log … VALUES (…), …` for `rows` rows in the dialect's placeholder style, built once. */
-function insertSql(dialect: DialectName, rows: number): string {
-  const key = `${dialect}:${rows}`;
-  let text = insertSqlCache.get(key);
-  if (text === undefined) {
-    const w = LOG_COLUMNS.length;
-    const tuple = (r: number) =>
-      `(${LOG_COLUMNS.map((_, c) => (dialect === 'postgres' ? `$${r * w + c + 1}` : '?')).join(', ')})`;
-    text = `insert into "sztp_log" (${LOG_COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${Array.from({ length: rows }, (_, r) => tuple(r)).join(', ')}`;
-    insertSqlCache.set(key, text); // at most INSERT_CHUNK sizes per dialect
-  }
-  return text;
-}
+const LOG_INSERT = multiRowInsert('sztp_log', LOG_COLUMNS, INSERT_CHUNK);
 
 /**
  * Writes log entries and their audit entries in the caller's transaction, in order: the rows as multi-row
@@ -87,11 +73,7 @@ export async function writeLogEntries(
       e.now.toISOString(),
     );
   }
-  const w = LOG_COLUMNS.length;
-  for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
-    const n = Math.min(INSERT_CHUNK, entries.length - i);
-    await tx.executeQuery(CompiledQuery.raw(insertSql(deps.dialect, n), params.slice(i * w, (i + n) * w)));
-  }
+  await LOG_INSERT.run(tx, deps.dialect, params, entries.length);
   let events: AuditEvent[] = [];
   const onboarded = new Set<string>();
   for (const e of entries) {

@@ -1,8 +1,9 @@
 /** What the bootstrap server knows about a device: the owner it is bound to and its most specific record. */
-import { CompiledQuery } from 'kysely';
+import type { CompiledQuery } from 'kysely';
 import { toDevice } from '../registry/service.ts';
 import type { Device } from '../registry/types.ts';
 import type { Store } from '../store/database.ts';
+import { HotSql } from '../store/hot-sql.ts';
 import { hotRead } from '../store/hot-read.ts';
 import type { DevicesTable } from '../store/tables/foundation.ts';
 import type { SztpMasaTable, SztpOnboardingTable, SztpOwnersTable } from '../store/tables/sztp.ts';
@@ -13,16 +14,9 @@ import type { SztpMasaTable, SztpOnboardingTable, SztpOwnersTable } from '../sto
  * 70% to an indexed SQLite lookup (bench/sztp.ts profile: ~17 µs vs ~10 µs), and the store caches prepared
  * statements by their text.
  */
-const sqlCache = new Map<string, string>();
+const hotSql = { sqlite: new HotSql('sqlite'), postgres: new HotSql('postgres') };
 function hot(store: Pick<Store, 'dialect'>, text: string, params: readonly unknown[]): CompiledQuery {
-  if (store.dialect !== 'postgres') return CompiledQuery.raw(text, [...params]);
-  let pg = sqlCache.get(text);
-  if (pg === undefined) {
-    let n = 0;
-    pg = text.replace(/\?/g, () => `$${++n}`);
-    sqlCache.set(text, pg);
-  }
-  return CompiledQuery.raw(pg, [...params]);
+  return hotSql[store.dialect].compiled(text, params);
 }
 
 const OWNER_OF =

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
-import { HotSql } from '../../src/factory/hot-sql.ts';
+import { HotSql } from '../../src/store/hot-sql.ts';
 import { openStore } from '../../src/store/database.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'imprint-hotsql-'));

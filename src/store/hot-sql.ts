@@ -1,13 +1,13 @@
 /**
- * The factory's per-device statements as precompiled SQL. Building a statement with the query builder
- * costs tens of microseconds each time (node tree, freeze, compile), a measurable share of a device's
- * CPU with ~15 such statements per device; here the SQL text of each shape (table + column names, all
+ * Hot-path statements as precompiled SQL (the factory's per-device statements, the SZTP bootstrap reads).
+ * Building a statement with the query builder costs tens of microseconds each time (node tree, freeze,
+ * compile), a measurable share of a device's CPU with ~15 such statements per device; here the SQL text of each shape (table + column names, all
  * from code, never from input) is built once and cached, and the values always go as parameters.
  * Rows come back as the driver returns them, exactly as through the query builder (no plugins).
  */
 import { CompiledQuery } from 'kysely';
-import type { Executor } from '../store/database.ts';
-import type { DialectName } from '../store/dialect.ts';
+import type { Executor } from './database.ts';
+import type { DialectName } from './dialect.ts';
 
 /** At most this many distinct statement texts are kept (shapes are few; bounded anyway). */
 const MAX_TEXTS = 256;
